@@ -1,0 +1,135 @@
+"""Constants and frozen settings shared by the library, the CLI and the app."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = PROJECT_ROOT / "assets"
+DEFAULT_MODEL_DIR = ASSETS_DIR / "models" / "lenet-default"  # shipped model, used when nothing else is chosen
+SAMPLE_SHEET = ASSETS_DIR / "sample_sheet.jpg"  # synthesised from MNIST test digits by `python -m lenet make-sheet`
+SAMPLE_SHEET_LABELS = ASSETS_DIR / "sample_sheet_labels.txt"
+
+NUM_CLASSES = 10
+IMAGE_SIZE = 28  # MNIST side in pixels
+MNIST_BOX = 20  # MNIST fitted each digit into a 20x20 box before centring it in 28x28
+
+MAX_IMAGE_PIXELS = 50_000_000  # refuse bigger images before decoding (decompression bombs); a 48 MP photo fits
+MAX_UPLOAD_MB = 50  # phone photos of whole sheets are 3-15 MB
+
+
+def cache_dir() -> Path:
+    """Where MNIST is cached: ``$LENET_DATA_DIR`` or the user's cache folder."""
+    env = os.environ.get("LENET_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lenet-lab"
+
+
+def models_dir() -> Path:
+    """Where trained runs are stored: ``$LENET_MODELS_DIR`` or ``models/`` in the project."""
+    env = os.environ.get("LENET_MODELS_DIR")
+    return Path(env).expanduser() if env else PROJECT_ROOT / "models"
+
+
+ARCHITECTURES = ("lenet", "lenet1", "lenet5", "mlp", "cnn")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "onecycle")
+VALIDATIONS = ("test", "split")
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random training-time distortions; real handwriting is rotated, shifted, scaled and thicker or thinner."""
+
+    rotation: float = 0.0  # max degrees either way
+    shift: float = 0.0  # max fraction of the image side
+    zoom: float = 0.0  # max relative scale change either way
+    thickness: float = 0.0  # probability of a random erode/dilate of the stroke
+
+    @property
+    def active(self) -> bool:
+        return any((self.rotation, self.shift, self.zoom, self.thickness))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; two equal configs on the same data give the same run."""
+
+    arch: str = "lenet"  # one of ARCHITECTURES
+    activation: str = "relu"  # LeNet family only: relu or tanh
+    pooling: str = "max"  # LeNet family only: max or avg
+    optimizer: str = "adam"  # sgd | adam | adamw
+    lr: float = 1e-3
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
+    weight_decay: float = 1e-4  # adamw only
+    schedule: str = "constant"  # constant | cosine | onecycle
+    batch_size: int = 128
+    epochs: int = 3
+    augment: Augment = field(default_factory=Augment)
+    label_smoothing: float = 0.0
+    validation: str = "test"  # "test": MNIST test set, as the seeds did; "split": hold out part of train
+    val_split: float = 0.1  # fraction of train held out when validation == "split"
+    train_subset: int = 0  # 0 = all 60k; small values for quick demos and tests
+    seed: int = 42
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        if isinstance(d.get("augment"), dict):
+            d["augment"] = Augment(**d["augment"])
+        return cls(**d)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return replace(self, **changes)
+
+
+HANDWRITING_AUGMENT = Augment(rotation=12.0, shift=0.1, zoom=0.12, thickness=0.3)
+
+PRESETS: dict[str, tuple[str, TrainConfig]] = {
+    "pyimagesearch": (
+        "Seed PyImageSearch LeNet: SGD 0.01, batch 128, 20 epochs (98 % reported)",
+        TrainConfig(arch="lenet", optimizer="sgd", lr=0.01, momentum=0.0, batch_size=128, epochs=20),
+    ),
+    "lenet1": (
+        "LeNet-1 (LeCun 1989): Adam 1e-3, 10 epochs",
+        TrainConfig(arch="lenet1", optimizer="adam", lr=1e-3, batch_size=128, epochs=10),
+    ),
+    "lenet5": (
+        "LeNet-5 as in the seed comparison: SGD 0.01 momentum 0.9, batch 100, 10 epochs (98.55 %)",
+        TrainConfig(arch="lenet5", activation="tanh", pooling="avg", optimizer="sgd", lr=0.01, momentum=0.9,
+                    batch_size=100, epochs=10),
+    ),
+    "mlp": (
+        "Seed comparison MLP 256-128-64, dropout 0.3, Adam, 10 epochs (98.10 %)",
+        TrainConfig(arch="mlp", optimizer="adam", lr=1e-3, batch_size=128, epochs=10),
+    ),
+    "cnn": (
+        "Seed report CNN 32/64@3x3: SGD, batch 32, 10 epochs (98.62 %)",
+        TrainConfig(arch="cnn", optimizer="sgd", lr=0.01, momentum=0.9, batch_size=32, epochs=10),
+    ),
+    "fast": (
+        "Quickest known path to >= 99.0 % on 2 CPU cores: LeNet, Adam one-cycle, 2 epochs, batch 256",
+        TrainConfig(arch="lenet", optimizer="adam", lr=3e-3, schedule="onecycle", batch_size=256, epochs=2),
+    ),
+    "handwriting": (
+        "The shipped model: LeNet with handwriting augmentation, AdamW one-cycle, 15 epochs",
+        TrainConfig(arch="lenet", optimizer="adamw", lr=2e-3, schedule="onecycle", batch_size=128, epochs=15,
+                    augment=HANDWRITING_AUGMENT, label_smoothing=0.05),
+    ),
+}
+
+
+def preset(name: str) -> TrainConfig:
+    """The TrainConfig of a named preset (see PRESETS)."""
+    try:
+        return PRESETS[name][1]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None
