@@ -232,3 +232,20 @@ def train(config: TrainConfig, data: Mnist, *, model: keras.Model | None = None,
         model.fit(x_tr, y_tr, batch_size=config.batch_size, shuffle=True, **fit_args)
     seconds = time.perf_counter() - t0
     return TrainResult(model=model, config=config, history=live.history, stopped=live.stopped, seconds=seconds)
+
+
+def train_evaluate_save(config: TrainConfig, data: Mnist, *, name: str | None = None, root=None, dest=None,
+                        extra: dict | None = None, **train_kwargs):
+    """``train()``, then evaluate on the MNIST test set and save the run (stopped runs too: nothing is lost).
+
+    Returns:
+        ``(TrainResult, Evaluation, store.Run)``.
+    """
+    from .evaluate import evaluate_model
+    from .store import save_run
+
+    result = train(config, data, **train_kwargs)
+    evaluation = evaluate_model(result.model, data.x_test, data.y_test)
+    run = save_run(result.model, config, history=result.history, evaluation=evaluation, stopped=result.stopped,
+                   seconds=result.seconds, name=name, root=root, dest=dest, extra=extra)
+    return result, evaluation, run

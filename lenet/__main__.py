@@ -1,0 +1,6 @@
+"""``python -m lenet`` entry point."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,311 @@
+"""Command line: ``python -m lenet {data,train,evaluate,predict,read-sheet,make-sheet,models} …``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import config as cfgmod
+from .config import PRESETS, TrainConfig
+
+
+def _bar(frac: float, text: str, width: int = 30) -> None:
+    """A one-line progress bar on stderr (stdout stays clean for --json and scripts)."""
+    full = int(round(frac * width))
+    sys.stderr.write(f"\r[{'#' * full}{'.' * (width - full)}] {frac * 100:5.1f}% {text}\033[K")
+    sys.stderr.flush()
+
+
+def _data_progress(done: int, total: int, message: str) -> None:
+    if total:
+        _bar(done / total, message)
+    else:
+        sys.stderr.write(f"\r{message}\033[K")
+    sys.stderr.flush()
+
+
+def _load_data(idx_dir=None):
+    from .data import load_mnist
+
+    data = load_mnist(idx_dir=idx_dir, progress=_data_progress)
+    sys.stderr.write("\n")
+    return data
+
+
+def _eta(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    return f"{m}:{s:02d}"
+
+
+# ---------------------------------------------------------------- data
+def cmd_data(args) -> int:
+    from .data import MNIST_SHA256, cache_path
+
+    data = _load_data(args.idx_dir)
+    print(f"MNIST cached at {cache_path()}")
+    print(f"train {data.x_train.shape} test {data.x_test.shape}")
+    for name, digest in MNIST_SHA256.items():
+        print(f"  {name:26s} sha256 {digest}  verified")
+    return 0
+
+
+# ---------------------------------------------------------------- train
+_OVERRIDES = {  # CLI option -> TrainConfig field
+    "arch": "arch", "activation": "activation", "pooling": "pooling", "optimizer": "optimizer", "lr": "lr",
+    "momentum": "momentum", "nesterov": "nesterov", "weight_decay": "weight_decay", "schedule": "schedule",
+    "batch_size": "batch_size", "epochs": "epochs", "label_smoothing": "label_smoothing",
+    "validation": "validation", "val_split": "val_split", "subset": "train_subset", "seed": "seed",
+}
+_AUG = ("rotation", "shift", "zoom", "thickness")
+
+
+def config_from_args(args) -> TrainConfig:
+    """A preset (or the defaults) with every option the user gave applied on top."""
+    cfg = cfgmod.preset(args.preset) if args.preset else TrainConfig()
+    changes = {field: getattr(args, opt) for opt, field in _OVERRIDES.items() if getattr(args, opt) is not None}
+    aug = {k: getattr(args, k) for k in _AUG if getattr(args, k) is not None}
+    if aug:
+        changes["augment"] = cfgmod.Augment(**{**cfg.augment.__dict__, **aug})
+    return cfg.replace(**changes)
+
+
+def cmd_train(args) -> int:
+    from .train import train_evaluate_save
+
+    config = config_from_args(args)
+    data = _load_data(args.idx_dir)
+    print(f"training {config.arch} for {config.epochs} epochs: {json.dumps(config.to_dict())}", file=sys.stderr)
+
+    def on_batch(p):
+        _bar(p.fraction, f"epoch {p.epoch + 1}/{p.epochs} loss {p.loss:.4f} acc {p.accuracy:.4f} "
+                         f"{p.images_per_s:,.0f} img/s ETA {_eta(p.eta_s)}")
+
+    def on_epoch(row):
+        val = f" val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f}" if "val_loss" in row else ""
+        sys.stderr.write(f"\repoch {row['epoch']}: loss {row['loss']:.4f} acc {row['accuracy']:.4f}{val} "
+                         f"({row['seconds']:.1f} s)\033[K\n")
+
+    command = "python -m lenet " + " ".join(args.argv)
+    result, evaluation, run = train_evaluate_save(
+        config, data, name=args.name, root=args.models_dir, dest=args.out, extra={"command": command},
+        on_batch=on_batch, on_epoch=on_epoch)
+    status = "stopped" if result.stopped else "complete"
+    print(f"saved run {run.id} ({status}, {result.seconds:.1f} s training) in {run.path}")
+    print(f"test accuracy: {evaluation.accuracy:.4f}")
+    return 0
+
+
+# ---------------------------------------------------------------- evaluate
+def cmd_evaluate(args) -> int:
+    from .evaluate import confusion_text, evaluate_model
+    from .store import load_model
+
+    model = load_model(args.run, args.models_dir)
+    data = _load_data(args.idx_dir)
+    ev = evaluate_model(model, data.x_test, data.y_test)
+    if args.json:
+        print(json.dumps(ev.summary()))
+        return 0
+    from sklearn.metrics import classification_report
+
+    print(f"accuracy: {ev.accuracy:.4f} on {len(ev.y_true)} MNIST test images\n")
+    print(classification_report(ev.y_true, ev.y_pred, digits=4, zero_division=0))
+    print(confusion_text(ev.confusion))
+    return 0
+
+
+# ---------------------------------------------------------------- predict
+def cmd_predict(args) -> int:
+    import numpy as np
+
+    from .infer import predict_probs, top_k
+    from .io import ImageError, decode_image
+    from .preprocess import parse_style, preprocess
+    from .store import load_model
+
+    style, scale = parse_style(args.style)
+    model = load_model(args.model, args.models_dir)
+    results: list[dict] = []
+    batch_idx, batch_x = [], []
+    for i, file in enumerate(args.images):
+        try:
+            pre = preprocess(decode_image(file), style=style, pad_scale=scale)
+            results.append({"file": file})
+            batch_idx.append(i)
+            batch_x.append(pre.x)
+        except (ImageError, OSError) as exc:
+            results.append({"file": file, "error": str(exc)})
+    if batch_x:
+        probs = predict_probs(model, np.stack(batch_x))
+        for i, p in zip(batch_idx, probs):
+            top = top_k(p, 3)
+            results[i].update(digit=top[0][0], confidence=round(top[0][1], 6),
+                              top3=[[d, round(q, 6)] for d, q in top])
+    if args.json:
+        print(json.dumps(results))
+    for r in results:
+        if "error" in r:
+            print(f"error: {r['file']}: {r['error']}", file=sys.stderr)
+        elif not args.json:
+            top = "  ".join(f"{d}:{q:.3f}" for d, q in r["top3"])
+            print(f"{r['file']}: {r['digit']} (confidence {r['confidence']:.3f}; top-3 {top})")
+    return 0 if all("error" not in r for r in results) else 1
+
+
+# ---------------------------------------------------------------- read-sheet
+def cmd_read_sheet(args) -> int:
+    from .infer import make_classifier
+    from .io import ImageError, decode_image
+    from .preprocess import parse_style
+    from .segment import read_sheet
+    from .store import load_model
+
+    style, scale = parse_style(args.style)
+    try:
+        grey = decode_image(args.image)
+    except (ImageError, OSError) as exc:
+        print(f"error: {args.image}: {exc}", file=sys.stderr)
+        return 1
+    rows = read_sheet(grey, make_classifier(load_model(args.model, args.models_dir)), style=style,
+                      pad_scale=scale)
+    if args.json:
+        print(json.dumps({"rows": [[{"box": [int(v) for v in d["box"]], "digit": int(d["digit"]),
+                                     "confidence": round(float(d["confidence"]), 6)} for d in row]
+                                   for row in rows]}))
+    elif not rows:
+        print("no digits found")
+    else:
+        for row in rows:
+            print("".join(str(d["digit"]) for d in row))
+    return 0
+
+
+# ---------------------------------------------------------------- make-sheet
+def cmd_make_sheet(args) -> int:
+    from .sheet import make_sheet, save_sheet
+
+    data = _load_data(args.idx_dir)
+    image, labels, _ = make_sheet(data.x_test, data.y_test, seed=args.seed, rows=args.rows, cols=args.cols)
+    save_sheet(args.out, args.labels, image, labels)
+    print(f"wrote {args.out} ({args.rows}×{args.cols} MNIST test digits, seed {args.seed}) and {args.labels}")
+    return 0
+
+
+# ---------------------------------------------------------------- models
+def cmd_models(args) -> int:
+    from .store import DEFAULT_REF, list_runs, read_run
+
+    runs, problems = list_runs(args.models_dir)
+    try:
+        print(f"{DEFAULT_REF:32s} {read_run(cfgmod.DEFAULT_MODEL_DIR).card()}")
+    except Exception as exc:  # the shipped model missing is worth saying, not crashing over
+        print(f"{DEFAULT_REF:32s} unavailable: {exc}")
+    for run in runs:
+        print(f"{run.id:32s} {run.card()}")
+    for msg in problems:
+        print(f"skipped: {msg}", file=sys.stderr)
+    if not runs:
+        print(f"(no trained runs in {cfgmod.models_dir() if args.models_dir is None else args.models_dir})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lenet", description="LeNet Lab: LeNet-style CNNs on handwritten digits.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help_):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(func=func)
+        return sp
+
+    def data_opts(sp):
+        sp.add_argument("--idx-dir", help="folder with the four MNIST IDX files (raw or .gz) to use if not cached")
+
+    def model_opts(sp, positional=False):
+        if positional:
+            sp.add_argument("run", help="run id, run folder, or 'default' (the shipped model)")
+        else:
+            sp.add_argument("--model", default="default", help="run id, run folder or 'default' (shipped model)")
+        sp.add_argument("--models-dir", help="the run store (default: $LENET_MODELS_DIR or ./models)")
+
+    styles = "none, thresh, crop_tight, crop_sq, pad (or pad_1.5 for a scale), mnist"
+
+    sp = add("data", cmd_data, "Fetch and verify MNIST; print where it lives and its checksums.")
+    data_opts(sp)
+
+    sp = add("train", cmd_train, "Train a network on MNIST and save it as a run in the store.")
+    sp.add_argument("--preset", choices=list(PRESETS), help="; ".join(f"{k}: {v[0]}" for k, v in PRESETS.items()))
+    sp.add_argument("--arch", choices=cfgmod.ARCHITECTURES)
+    sp.add_argument("--activation", choices=("relu", "tanh"))
+    sp.add_argument("--pooling", choices=("max", "avg"))
+    sp.add_argument("--optimizer", choices=cfgmod.OPTIMIZERS)
+    sp.add_argument("--lr", type=float, help="(peak) learning rate")
+    sp.add_argument("--momentum", type=float, help="SGD momentum")
+    sp.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None, help="SGD Nesterov")
+    sp.add_argument("--weight-decay", type=float, help="AdamW weight decay")
+    sp.add_argument("--schedule", choices=cfgmod.SCHEDULES)
+    sp.add_argument("--batch-size", type=int)
+    sp.add_argument("--epochs", type=int)
+    sp.add_argument("--rotation", type=float, help="augmentation: max rotation in degrees")
+    sp.add_argument("--shift", type=float, help="augmentation: max shift as a fraction of the side")
+    sp.add_argument("--zoom", type=float, help="augmentation: max relative zoom")
+    sp.add_argument("--thickness", type=float, help="augmentation: probability of thicker/thinner strokes")
+    sp.add_argument("--label-smoothing", type=float)
+    sp.add_argument("--validation", choices=cfgmod.VALIDATIONS, help="test: MNIST test set; split: part of train")
+    sp.add_argument("--val-split", type=float, help="fraction of train held out with --validation split")
+    sp.add_argument("--subset", type=int, help="train on only this many images (quick demos)")
+    sp.add_argument("--seed", type=int)
+    sp.add_argument("--name", help="display name of the run")
+    sp.add_argument("--out", help="write the run to exactly this new folder (e.g. assets/models/lenet-default)")
+    sp.add_argument("--models-dir", help="the run store (default: $LENET_MODELS_DIR or ./models)")
+    data_opts(sp)
+
+    sp = add("evaluate", cmd_evaluate, "Accuracy, classification report and confusion matrix on MNIST test.")
+    model_opts(sp, positional=True)
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
+    data_opts(sp)
+
+    sp = add("predict", cmd_predict, "Predict the digit in each image file.")
+    model_opts(sp)
+    sp.add_argument("--style", default="mnist", help=f"preprocessing style: {styles} (default mnist)")
+    sp.add_argument("--json", action="store_true", help="print one JSON array, one object per image")
+    sp.add_argument("images", nargs="+", metavar="IMAGE")
+
+    sp = add("read-sheet", cmd_read_sheet, "Read every digit on a photo or scan of a sheet, in reading order.")
+    model_opts(sp)
+    sp.add_argument("--style", default="mnist", help=f"preprocessing style: {styles} (default mnist)")
+    sp.add_argument("--json", action="store_true", help='print {"rows": [[{"box", "digit", "confidence"}]]}')
+    sp.add_argument("image", metavar="IMAGE")
+
+    sp = add("make-sheet", cmd_make_sheet, "Synthesise the sample sheet from MNIST test digits (seeded).")
+    sp.add_argument("--out", default=str(cfgmod.SAMPLE_SHEET))
+    sp.add_argument("--labels", default=str(cfgmod.SAMPLE_SHEET_LABELS))
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--rows", type=int, default=15)
+    sp.add_argument("--cols", type=int, default=10)
+    data_opts(sp)
+
+    sp = add("models", cmd_models, "List the runs in the store.")
+    sp.add_argument("--models-dir", help="the run store (default: $LENET_MODELS_DIR or ./models)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    from .data import MnistUnavailable
+    from .store import StoreError
+
+    try:
+        return args.func(args)
+    except (MnistUnavailable, StoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
