@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_opts(sp)
 
     sp = add("train", cmd_train, "Train a network on MNIST and save it as a run in the store.")
-    sp.add_argument("--preset", choices=list(PRESETS), help="; ".join(f"{k}: {v[0]}" for k, v in PRESETS.items()))
+    sp.add_argument("--preset", choices=list(PRESETS), help="; ".join(f"{k}: {v[0]}" for k, v in PRESETS.items()).replace("%", "%%"))
     sp.add_argument("--arch", choices=cfgmod.ARCHITECTURES)
     sp.add_argument("--activation", choices=("relu", "tanh"))
     sp.add_argument("--pooling", choices=("max", "avg"))

@@ -164,6 +164,18 @@ def _versions() -> dict:
             "numpy": numpy.__version__, "python": platform.python_version()}
 
 
+def _inference_copy(model):
+    """The model without optimizer state: a third of the file size (the shipped model must stay ≤ 6 MB)."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    import keras
+
+    # clone_model() would carry the compile state over; a model rebuilt from its config has none.
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def _write_json(path: Path, obj: dict) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     tmp.write_text(json.dumps(obj, indent=1))
@@ -211,7 +223,7 @@ def save_run(model, config: TrainConfig, *, history: list[dict], evaluation=None
     meta.update(extra or {})
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
     try:
-        model.save(tmp / MODEL)
+        _inference_copy(model).save(tmp / MODEL)
         _write_json(tmp / META, meta)  # written last: a folder without it never lists as a run
         os.rename(tmp, final)
     except BaseException:

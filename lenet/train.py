@@ -168,7 +168,7 @@ def _optimizer(config: TrainConfig, steps: int):
     elif config.schedule == "onecycle":
         # One-cycle: warm up from lr/25 to lr over 25 % of the steps, then cosine-anneal to ~0.
         warm = max(1, int(0.25 * total))
-        lr = keras.optimizers.schedules.CosineDecay(config.lr / 25, decay_steps=total - warm, alpha=1e-3,
+        lr = keras.optimizers.schedules.CosineDecay(config.lr / 25, decay_steps=max(1, total - warm), alpha=1e-3,
                                                     warmup_target=config.lr, warmup_steps=warm)
     else:
         raise ValueError(f"schedule must be one of constant, cosine, onecycle; not {config.schedule!r}")

@@ -1,0 +1,5 @@
+"""inside page — coming next."""
+import streamlit as st
+
+st.title("Inside")
+st.info("This page is coming next.")

@@ -1,0 +1,162 @@
+"""The one place for Streamlit caches and session-state keys (STYLE.md): pages import from here.
+
+``st.cache_resource`` objects are shared by every user: they are read-only (MNIST arrays, loaded models).
+Whatever a user trains belongs to their session and to the on-disk store, never to a global cache.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from lenet import config
+from lenet.store import DEFAULT_REF, Run, StoreError, list_runs, read_run
+
+# Session-state keys (one list, so pages never invent clashing names).
+ACTIVE_MODEL = "active_model"  # run folder path (str) of the model every page uses
+SESSION_RUNS = "session_runs"  # run folder paths trained in this browser session, newest last
+MODEL_WARNING = "model_warning"  # message shown once when the chosen model could not be loaded
+CURRENT_DIGIT = "current_digit"  # {"source": str, "image": ndarray} — the last drawing / crop, for Inside
+LABELLED_UPLOADS = "labelled_uploads"  # list of {"x": (28,28) float32, "label": int, "name": str, "crop": ndarray}
+TRAIN_JOB = "train_job"
+PICKER = "sidebar_model"  # the sidebar's active-model selectbox  # ui.jobs.TrainJob running or finished in this session
+
+
+def default_path() -> str:
+    return str(config.DEFAULT_MODEL_DIR)
+
+
+@st.cache_resource(show_spinner="Loading TensorFlow and the model…", max_entries=16)
+def _load_model(path: str, mtime: float):
+    """A Keras model by run folder; ``mtime`` keys the cache so a replaced run is reloaded."""
+    from lenet.store import load_model
+
+    return load_model(path)
+
+
+def load_model(path: str):
+    """The (shared, read-only) Keras model of a run folder. Raises StoreError if it is unusable."""
+    model_file = Path(path) / "model.keras"
+    mtime = model_file.stat().st_mtime if model_file.exists() else 0.0
+    return _load_model(path, mtime)
+
+
+@st.cache_resource(show_spinner=False)
+def _mnist():
+    from lenet.data import load_mnist
+
+    return load_mnist()
+
+
+def get_mnist(progress: bool = True):
+    """MNIST arrays (cached for every session). Fetches with a progress bar the first time.
+
+    Returns:
+        ``lenet.data.Mnist``, or None after showing an error if MNIST cannot be had.
+    """
+    from lenet.data import MnistUnavailable, mnist_status
+
+    if mnist_status()["cached"] or not progress:
+        try:
+            return _mnist()
+        except MnistUnavailable as exc:
+            st.error(f"MNIST is not available: {exc}")
+            return None
+    with st.status("Fetching MNIST (first time only)…", expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+
+        def report(done, total, message):
+            bar.progress(min(1.0, done / total) if total else 0.0, text=message)
+
+        from lenet.data import load_mnist
+
+        try:
+            load_mnist(progress=report)
+        except MnistUnavailable as exc:
+            status.update(label="MNIST could not be fetched", state="error")
+            st.error(str(exc))
+            return None
+        status.update(label="MNIST ready", state="complete", expanded=False)
+    return _mnist()
+
+
+def all_runs() -> tuple[list[Run], list[str]]:
+    """The shipped model, then runs trained in this session, then the rest of the store; and problems found."""
+    runs, problems = list_runs()
+    try:
+        shipped = [read_run(config.DEFAULT_MODEL_DIR)]
+    except StoreError as exc:
+        shipped, problems = [], problems + [f"shipped model: {exc}"]
+    mine = st.session_state.get(SESSION_RUNS, [])
+    runs.sort(key=lambda r: str(r.path) not in mine)  # stable: this session's first, newest first within
+    return shipped + runs, problems
+
+
+def active_run_path() -> str:
+    return st.session_state.get(ACTIVE_MODEL) or default_path()
+
+
+def set_active(path: str | Path) -> None:
+    st.session_state[ACTIVE_MODEL] = str(path)
+
+
+def add_session_run(path: str | Path) -> None:
+    st.session_state.setdefault(SESSION_RUNS, []).append(str(path))
+
+
+def active_model():
+    """The active run and its Keras model, falling back to the shipped model if the chosen one is unusable.
+
+    Returns:
+        ``(Run, keras.Model)``, or ``(None, None)`` after showing an error if even the shipped model fails.
+    """
+    path = active_run_path()
+    try:
+        return read_run(path), load_model(path)
+    except (StoreError, OSError) as exc:
+        if path == default_path():
+            st.error(f"The shipped model cannot be loaded: {exc}. Reinstall it from the repository "
+                     f"(`git checkout assets/models`) or train one on the Train page.")
+            return None, None
+        st.session_state[MODEL_WARNING] = f"Could not load the chosen model ({exc}); using the shipped model."
+        set_active(default_path())
+        return active_model()
+
+
+def model_label(run: Run) -> str:
+    tag = "shipped · " if run.path.resolve() == config.DEFAULT_MODEL_DIR.resolve() else ""
+    mine = "this session · " if str(run.path) in st.session_state.get(SESSION_RUNS, []) else ""
+    return f"{tag}{mine}{run.name}"
+
+
+def sidebar() -> None:
+    """The shared sidebar: active model picker with its card, and MNIST status."""
+    from lenet.data import mnist_status
+
+    with st.sidebar:
+        runs, problems = all_runs()
+        paths = [str(r.path) for r in runs]
+        current = active_run_path()
+        if current not in paths and runs:
+            current = paths[0]
+        if runs:
+            by_path = {str(r.path): r for r in runs}
+            # ACTIVE_MODEL is the truth; pages may change it (e.g. after training), so the widget follows it.
+            st.session_state[PICKER] = current
+            choice = st.selectbox("Active model", paths, format_func=lambda p: model_label(by_path[p]),
+                                  key=PICKER, on_change=lambda: set_active(st.session_state[PICKER]))
+            set_active(choice)
+            st.caption(by_path[choice].card().split(" · ", 1)[1])
+        else:
+            st.warning("No model yet: train one on the Train page.")
+        if msg := st.session_state.pop(MODEL_WARNING, None):
+            st.warning(msg)
+        for p in problems:
+            st.caption(f"⚠ skipped a damaged run: {p}")
+        status = mnist_status()
+        if status["cached"]:
+            st.caption(f"MNIST: present ({status['path']})")
+        else:
+            st.caption("MNIST: not fetched yet")
+            if st.button("Fetch MNIST", key="sidebar_fetch_mnist"):
+                get_mnist()
