@@ -72,3 +72,15 @@ def test_subset_and_bad_options(tiny):
     assert res.history and res.history[0]["epoch"] == 1
     with pytest.raises(ValueError):
         train(SMALL.replace(optimizer="rmsprop"), tiny)
+
+
+@pytest.mark.slow
+def test_fast_preset_reaches_99_on_full_mnist(mnist):
+    """The `fast` preset on full MNIST reaches >= 99.0 % test accuracy (numpy-computed)."""
+    from lenet.config import preset
+    from lenet.infer import predict_probs
+
+    res = train(preset("fast"), mnist)
+    acc = float((predict_probs(res.model, mnist.x_test).argmax(1) == mnist.y_test).mean())
+    print(f"fast preset: {acc:.4f} test accuracy, {res.seconds:.1f} s training")
+    assert acc >= 0.990
