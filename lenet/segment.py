@@ -1,0 +1,321 @@
+"""Sheets of digits: find every digit, in reading order, and read them all.
+
+``find_digits`` cleans the page with the same ink finder as ``preprocess`` (paper, shadows, ruled lines and specks
+removed), takes connected components, merges the parts of multi-stroke digits (a 5's cap, a two-stroke 4), and
+groups the boxes into rows after estimating the page's tilt from neighbouring digits.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from lenet import preprocess as pp
+from lenet.io import to_grey
+
+Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the image given
+Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) float32 -> (N, 10) probabilities
+
+WORK_SIDE = 1600  # pages are searched at most this big: 500 digits still get ~40 px each
+CROP_MARGIN = 0.2  # crops keep this fraction of the digit's longer side as margin on every side
+
+
+def find_digits(grey: np.ndarray, *, polarity: str | None = None) -> list[list[Box]]:
+    """Find the digits on a page.
+
+    Args:
+        grey: (H, W) uint8 grey (any polarity), or any array ``io.to_grey`` accepts.
+        polarity: "dark_on_light" or "light_on_dark"; detected when None.
+
+    Returns:
+        Rows top to bottom, each a list of boxes (x, y, w, h) left to right, in the given image's pixels.
+        An empty page gives [].
+    """
+    g = to_grey(grey)
+    h0, w0 = g.shape
+    f = min(1.0, WORK_SIDE / max(h0, w0))
+    work = cv2.resize(g, (max(1, round(w0 * f)), max(1, round(h0 * f))), interpolation=cv2.INTER_AREA) \
+        if f < 1 else g
+    p = pp.to_mnist_polarity(work, polarity or pp.detect_polarity(g))
+    boxes = _find_boxes(p)
+    if not boxes:
+        return []
+    rows = _join_close_in_rows(_rows(boxes))
+    out = []
+    for row in rows:
+        out.append([_scale_box(b, 1 / f, w0, h0) for b in row])
+    return out
+
+
+def crop_digits(grey: np.ndarray, rows: list[list[Box]], margin: float = CROP_MARGIN) -> list[list[np.ndarray]]:
+    """Cut each digit out with a margin; parts of neighbouring digits inside the margin are painted over.
+
+    Args:
+        grey: (H, W) uint8 page (the one the boxes refer to).
+        rows: boxes as from find_digits.
+        margin: margin on every side, as a fraction of the box's longer side.
+
+    Returns:
+        crops[r][c]: (h, w) uint8, same polarity as the page.
+    """
+    g = to_grey(grey)
+    H, W = g.shape
+    flat = [b for row in rows for b in row]
+    arr = np.array(flat, np.int64).reshape(-1, 4)
+    out = []
+    for row in rows:
+        crops = []
+        for (x, y, w, h) in row:
+            m = int(round(margin * max(w, h))) + 2
+            x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(W, x + w + m), min(H, y + h + m)
+            c = g[y0:y1, x0:x1].copy()
+            others = np.zeros(c.shape, bool)
+            near = (arr[:, 0] < x1) & (arr[:, 0] + arr[:, 2] > x0) & (arr[:, 1] < y1) & (arr[:, 1] + arr[:, 3] > y0)
+            for (bx, by, bw, bh) in arr[near]:
+                if (bx, by, bw, bh) == (x, y, w, h):
+                    continue
+                ox0, oy0 = max(bx - 1, x0), max(by - 1, y0)
+                ox1, oy1 = min(bx + bw + 1, x1), min(by + bh + 1, y1)
+                if ox0 < ox1 and oy0 < oy1:
+                    others[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = True
+            if others.any():
+                own = np.zeros(c.shape, bool)
+                own[y - y0:y - y0 + h, x - x0:x - x0 + w] = True
+                paint = others & ~own
+                free = ~others & ~own
+                c[paint] = np.uint8(np.median(c[free])) if free.any() else np.uint8(np.median(c))
+            crops.append(c)
+        out.append(crops)
+    return out
+
+
+def is_sheet(grey: np.ndarray) -> bool:
+    """True when the image holds several digits (three or more of similar size), False for a single digit."""
+    boxes = [b for row in find_digits(grey) for b in row]
+    if len(boxes) < 3:
+        return False
+    tallest = max(b[3] for b in boxes)
+    return sum(b[3] >= 0.4 * tallest for b in boxes) >= 3
+
+
+def read_sheet(grey: np.ndarray, classify: Classifier, style: str = pp.DEFAULT_STYLE,
+               pad_scale: float = pp.DEFAULT_PAD_SCALE) -> list[list[dict]]:
+    """Find, preprocess and classify every digit of a page.
+
+    Args:
+        grey: the page, (H, W) uint8 or anything ``io.to_grey`` accepts.
+        classify: (N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities (a model called directly).
+        style, pad_scale: preprocessing style (see ``preprocess.preprocess``).
+
+    Returns:
+        rows of dicts, one per digit: box (x, y, w, h), digit (int), confidence (float), probs (10,) float32,
+        x (28, 28) float32 as the model saw it, crop (h, w) uint8, pre (the Preprocessed, every stage), empty.
+    """
+    g = to_grey(grey)
+    polarity = pp.detect_polarity(g)
+    rows = find_digits(g, polarity=polarity)
+    if not rows:
+        return []
+    crops = crop_digits(g, rows)
+    pres = [[pp.preprocess(c, style, pad_scale, polarity=polarity) for c in row] for row in crops]
+    xs = np.stack([p.x for row in pres for p in row]).astype(np.float32)
+    probs = np.asarray(classify(xs), dtype=np.float32).reshape(len(xs), -1)
+    out, i = [], 0
+    for row_boxes, row_crops, row_pres in zip(rows, crops, pres):
+        items = []
+        for box, c, pre in zip(row_boxes, row_crops, row_pres):
+            pr = probs[i]
+            i += 1
+            items.append({"box": tuple(int(v) for v in box), "digit": int(np.argmax(pr)),
+                          "confidence": float(pr.max()), "probs": pr, "x": pre.x, "crop": c, "pre": pre,
+                          "empty": pre.empty})
+        out.append(items)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- internals
+def _find_boxes(p: np.ndarray) -> list[Box]:
+    """Light-ink-on-dark page -> digit boxes (unordered), in p's pixels."""
+    h, w = p.shape
+    k = _odd(max(7, min(h, w) // 12))
+    boxes, mask = _boxes_with_kernel(p, k)
+    if boxes:
+        # Strokes wider than the background window come out hollow: redo with a window sized to the digits.
+        h_med = float(np.median([b[3] for b in boxes]))
+        k2 = _odd(max(0.6 * h_med, 4 * pp.stroke_width(mask)))
+        if k2 > 1.5 * k:
+            boxes, _ = _boxes_with_kernel(p, min(k2, _odd(max(h, w))))
+    return boxes
+
+
+def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
+    h, w = p.shape
+    _, mask = pp.ink_map(p, bg_kernel=k, line_span=0.4, keep_frac=0.05)
+    n, _, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return [], mask
+    boxes = _attach_fragments(_merge_parts(st[1:, :4].astype(np.int64)))
+    if len(boxes) >= 3:
+        # Page edges, a leftover line or a shadow's rim are far bigger than the digits.
+        h_ref = _typical_height(np.array(boxes, np.float64))
+        boxes = [b for b in boxes if b[3] <= 3 * h_ref and b[2] <= 4 * h_ref]
+    return boxes, mask
+
+
+def _typical_height(a: np.ndarray) -> float:
+    """Median height of the boxes (n, 4) that are not much smaller than the big ones (specks, bits)."""
+    big = np.maximum(a[:, 2], a[:, 3]).astype(np.float64)
+    return float(np.median(a[:, 3][big >= 0.5 * np.percentile(big, 90)]))
+
+
+def _attach_fragments(boxes: list[Box]) -> list[Box]:
+    """Small pieces (a stroke drawn apart, a broken line) join the nearest digit if it is close; small pieces
+    far from any digit are specks and go."""
+    if len(boxes) < 2:
+        return boxes
+    a = np.array(boxes, np.float64)
+    h_ref = _typical_height(a)
+    small = a[:, 3] < 0.6 * h_ref  # digits are tall; a cap, a bar or a dash is not
+    if small.all():
+        return boxes
+    x0, y0, x1, y1 = a[:, 0], a[:, 1], a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
+    big_idx = np.flatnonzero(~small)
+    grown = {int(i): [x0[i], y0[i], x1[i], y1[i]] for i in big_idx}
+    for i in np.flatnonzero(small):
+        lo, hi = sorted((a[i, 2], a[i, 3]))
+        if hi < 0.3 * h_ref and hi < 2 * lo:
+            continue  # a small round blob is a speck, not a stroke
+        gx = np.maximum(0, np.maximum(x0[big_idx] - x1[i], x0[i] - x1[big_idx]))
+        gy = np.maximum(0, np.maximum(y0[big_idx] - y1[i], y0[i] - y1[big_idx]))
+        d = np.maximum(gx, gy)
+        j = int(big_idx[np.argmin(d)])
+        g = grown[j]
+        m = [min(g[0], x0[i]), min(g[1], y0[i]), max(g[2], x1[i]), max(g[3], y1[i])]
+        if d.min() <= 0.3 * h_ref and m[2] - m[0] <= 1.3 * h_ref and m[3] - m[1] <= 1.5 * h_ref:
+            grown[j] = m
+        elif a[i, 3] >= 0.4 * h_ref:
+            grown[int(i)] = [x0[i], y0[i], x1[i], y1[i]]  # small but not tiny, and alone: keep it
+    return [(int(g[0]), int(g[1]), int(g[2] - g[0]), int(g[3] - g[1])) for g in grown.values()]
+
+
+def _merge_parts(b: np.ndarray) -> list[Box]:
+    """Union boxes that are parts of one digit: overlapping a lot, or stacked closely in the same column."""
+    boxes = [tuple(int(v) for v in r) for r in b]
+    for _ in range(4):
+        n = len(boxes)
+        if n < 2:
+            break
+        a = np.array(boxes, np.float64)
+        x0, y0, bw, bh = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+        x1, y1 = x0 + bw, y0 + bh
+        h_ref = _typical_height(a)
+        xo = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
+        yo = np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None])
+        min_w = np.minimum(bw[:, None], bw[None])
+        min_area = np.minimum((bw * bh)[:, None], (bw * bh)[None])
+        merged_h = np.maximum(y1[:, None], y1[None]) - np.minimum(y0[:, None], y0[None])
+        merged_w = np.maximum(x1[:, None], x1[None]) - np.minimum(x0[:, None], x0[None])
+        inter = np.clip(xo, 0, None) * np.clip(yo, 0, None)
+        overlap = inter >= 0.4 * min_area
+        stacked = (xo >= 0.25 * min_w) & (-yo <= 0.35 * h_ref) & (merged_h <= 1.6 * h_ref)
+        join = (overlap | stacked) & (merged_w <= 1.6 * h_ref) & (merged_h <= 1.8 * h_ref)
+        np.fill_diagonal(join, False)
+        if not join.any():
+            break
+        # Union pairs closest first, and only while the union still looks like one digit: a speck between two
+        # digits of neighbouring rows must not chain them together.
+        gap = np.maximum(np.clip(-xo, 0, None), np.clip(-yo, 0, None))
+        ii, jj = np.nonzero(np.triu(join))
+        parent = list(range(n))
+        ext = {i: [x0[i], y0[i], x1[i], y1[i]] for i in range(n)}
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for k in np.argsort(gap[ii, jj], kind="stable"):
+            ri, rj = find(int(ii[k])), find(int(jj[k]))
+            if ri == rj:
+                continue
+            a_, b_ = ext[ri], ext[rj]
+            u = [min(a_[0], b_[0]), min(a_[1], b_[1]), max(a_[2], b_[2]), max(a_[3], b_[3])]
+            if u[2] - u[0] <= 1.6 * h_ref and u[3] - u[1] <= 1.8 * h_ref:
+                parent[rj] = ri
+                ext[ri] = u
+        boxes = [(int(e[0]), int(e[1]), int(e[2] - e[0]), int(e[3] - e[1]))
+                 for i, e in ext.items() if find(i) == i]
+    return boxes
+
+
+def _rows(boxes: list[Box]) -> list[list[Box]]:
+    """Group boxes into rows (reading order), tolerant of a tilted page: the tilt is measured from each box's
+    nearest right-hand neighbour and undone before rows are split at gaps in the vertical position."""
+    a = np.array(boxes, np.float64)
+    cx, cy = a[:, 0] + a[:, 2] / 2, a[:, 1] + a[:, 3] / 2
+    h_med = float(np.median(a[:, 3]))
+    angle = 0.0
+    if len(boxes) >= 3:
+        dx = cx[None, :] - cx[:, None]
+        dy = cy[None, :] - cy[:, None]
+        cand = (dx > 0.3 * h_med) & (dx < 4 * h_med) & (np.abs(dy) < 0.6 * h_med)
+        dxm = np.where(cand, dx, np.inf)
+        j = np.argmin(dxm, axis=1)
+        has = np.isfinite(dxm[np.arange(len(boxes)), j])
+        if has.sum() >= 2:
+            angles = np.arctan2(dy[np.arange(len(boxes)), j][has], dx[np.arange(len(boxes)), j][has])
+            angle = float(np.median(angles))
+    c, s = math.cos(angle), math.sin(angle)
+    u = c * cx + s * cy  # along the rows
+    v = -s * cx + c * cy  # across the rows
+    order = np.argsort(v)
+    rows: list[list[int]] = [[int(order[0])]]
+    for prev, i in zip(order[:-1], order[1:]):
+        if v[i] - v[prev] > 0.5 * h_med:
+            rows.append([])
+        rows[-1].append(int(i))
+    return [[boxes[i] for i in sorted(r, key=lambda i: u[i])] for r in rows]
+
+
+def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
+    """Join side-by-side neighbours much closer than the usual digit spacing: the two strokes of an open 4 that
+    do not touch. Needs a few digits to know the spacing; a lone pair is left alone."""
+    a = [np.array(r, np.float64) for r in rows if len(r) >= 2]
+    if not a:
+        return rows
+    steps = np.concatenate([np.diff(r[:, 0] + r[:, 2] / 2) for r in a])
+    if len(steps) < 3:
+        return rows
+    pitch = float(np.median(steps))
+    h_ref = _typical_height(np.concatenate(a))
+    out = []
+    for row in rows:
+        merged = [row[0]]
+        for b in row[1:]:
+            x0, y0, w0, h0 = merged[-1]
+            x1, y1, w1, h1 = b
+            ux0, uy0 = min(x0, x1), min(y0, y1)
+            ux1, uy1 = max(x0 + w0, x1 + w1), max(y0 + h0, y1 + h1)
+            y_overlap = min(y0 + h0, y1 + h1) - max(y0, y1)
+            if ((x1 + w1 / 2) - (x0 + w0 / 2) < 0.45 * pitch and y_overlap >= 0.5 * min(h0, h1)
+                    and ux1 - ux0 <= 1.3 * h_ref and uy1 - uy0 <= 1.5 * h_ref):
+                merged[-1] = (ux0, uy0, ux1 - ux0, uy1 - uy0)
+            else:
+                merged.append(b)
+        out.append(merged)
+    return out
+
+
+def _odd(n: float) -> int:
+    n = int(n)
+    return n if n % 2 else n + 1
+
+
+def _scale_box(b: Box, k: float, w: int, h: int) -> Box:
+    x, y, bw, bh = b
+    x0, y0 = max(0, int(math.floor(x * k))), max(0, int(math.floor(y * k)))
+    x1, y1 = min(w, int(math.ceil((x + bw) * k))), min(h, int(math.ceil((y + bh) * k)))
+    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)

@@ -1,0 +1,1 @@
+"""Synthetic test images made on the fly (no files, no MNIST download)."""
