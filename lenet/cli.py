@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -89,7 +90,7 @@ def cmd_train(args) -> int:
         sys.stderr.write(f"\repoch {row['epoch']}: loss {row['loss']:.4f} acc {row['accuracy']:.4f}{val} "
                          f"({row['seconds']:.1f} s)\033[K\n")
 
-    command = "python -m lenet " + " ".join(args.argv)
+    command = "python -m lenet " + shlex.join(args.argv)
     result, evaluation, run = train_evaluate_save(
         config, data, name=args.name, root=args.models_dir, dest=args.out, extra={"command": command},
         on_batch=on_batch, on_epoch=on_epoch)
@@ -134,6 +135,9 @@ def cmd_predict(args) -> int:
     for i, file in enumerate(args.images):
         try:
             pre = preprocess(decode_image(file), style=style, pad_scale=scale)
+            if pre.empty:
+                results.append({"file": file, "error": "no digit found: the image is blank"})
+                continue
             results.append({"file": file})
             batch_idx.append(i)
             batch_x.append(pre.x)

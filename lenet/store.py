@@ -225,6 +225,7 @@ def save_run(model, config: TrainConfig, *, history: list[dict], evaluation=None
     try:
         _inference_copy(model).save(tmp / MODEL)
         _write_json(tmp / META, meta)  # written last: a folder without it never lists as a run
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a run is as readable as any other project file
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
