@@ -18,8 +18,11 @@ SESSION_RUNS = "session_runs"  # run folder paths trained in this browser sessio
 MODEL_WARNING = "model_warning"  # message shown once when the chosen model could not be loaded
 CURRENT_DIGIT = "current_digit"  # {"source": str, "image": ndarray} — the last drawing / crop, for Inside
 LABELLED_UPLOADS = "labelled_uploads"  # list of {"x": (28,28) float32, "label": int, "name": str, "crop": ndarray}
-TRAIN_JOB = "train_job"
-PICKER = "sidebar_model"  # the sidebar's active-model selectbox  # ui.jobs.TrainJob running or finished in this session
+UPLOAD_SOURCES = "upload_sources"  # the Upload page's files: [{"name": str, "data": bytes, "cid": str, "seq": str}]
+UPLOAD_FIXES = "upload_fixes"  # per-digit true labels typed in the Upload table: {"<cid>:<index>": label or -1}
+UPLOADER_N = "upload_uploader_n"  # bumped after each upload: a fresh, empty file uploader (files live in UPLOAD_SOURCES)
+TRAIN_JOB = "train_job"  # ui.jobs.TrainJob running or finished in this session
+PICKER = "sidebar_model"  # the sidebar's active-model selectbox
 
 
 def default_path() -> str:
@@ -133,6 +136,9 @@ def sidebar() -> None:
     """The shared sidebar: active model picker with its card, and MNIST status."""
     from lenet.data import mnist_status
 
+    from ui.jobs import collect_finished, current_job
+
+    collect_finished()  # a training that ended while the user was on another page becomes the active model
     with st.sidebar:
         runs, problems = all_runs()
         paths = [str(r.path) for r in runs]
@@ -149,6 +155,9 @@ def sidebar() -> None:
             st.caption(by_path[choice].card().split(" · ", 1)[1])
         else:
             st.warning("No model yet: train one on the Train page.")
+        if (job := current_job()) is not None and job.running:
+            st.caption(f"Training {job.config.arch} in the background ({job.progress.get('fraction', 0) * 100:.0f} %)"
+                       " — see the Train page.")
         if msg := st.session_state.pop(MODEL_WARNING, None):
             st.warning(msg)
         for p in problems:
@@ -160,3 +169,32 @@ def sidebar() -> None:
             st.caption("MNIST: not fetched yet")
             if st.button("Fetch MNIST", key="sidebar_fetch_mnist"):
                 get_mnist()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def layer_table(arch: str, activation: str, pooling: str) -> tuple[list[dict], int, str]:
+    """A freshly built architecture's layer table (type, output shape, params), parameter count and source."""
+    from lenet.models import REGISTRY, build_model
+    from lenet.models import layer_table as table
+
+    model = build_model(arch, activation, pooling)
+    return table(model), int(model.count_params()), REGISTRY[arch].source
+
+
+@st.cache_data(show_spinner="Evaluating the model on the MNIST test images…", max_entries=16)
+def _evaluation(path: str, mtime: float, n: int):
+    from lenet.evaluate import evaluate_model
+
+    data = _mnist()
+    return evaluate_model(load_model(path), data.x_test[:n], data.y_test[:n])
+
+
+def evaluation(path: str, n: int = 10_000):
+    """The ``Evaluation`` of a run on the first ``n`` MNIST test images, cached per run path, file time and n.
+
+    Raises:
+        StoreError: the run's model cannot be loaded.
+    """
+    model_file = Path(path) / "model.keras"
+    mtime = model_file.stat().st_mtime if model_file.exists() else 0.0
+    return _evaluation(str(path), mtime, int(n))
