@@ -12,6 +12,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from lenet import ink
 from lenet import preprocess as pp
 from lenet.io import to_grey
 
@@ -144,7 +145,7 @@ def _find_boxes(p: np.ndarray) -> list[Box]:
     if boxes:
         # Strokes wider than the background window come out hollow: redo with a window sized to the digits.
         h_med = float(np.median([b[3] for b in boxes]))
-        k2 = _odd(max(0.6 * h_med, 4 * pp.stroke_width(mask)))
+        k2 = _odd(max(0.6 * h_med, 4 * ink.stroke_width(mask)))
         if k2 > 1.5 * k:
             boxes, _ = _boxes_with_kernel(p, min(k2, _odd(max(h, w))))
     return boxes
@@ -152,7 +153,7 @@ def _find_boxes(p: np.ndarray) -> list[Box]:
 
 def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
     h, w = p.shape
-    _, mask = pp.ink_map(p, bg_kernel=k, line_span=0.4, keep_frac=0.05)
+    _, mask = ink.ink_map(p, bg_kernel=k, line_span=0.4, keep_frac=0.05)
     n, _, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return [], mask

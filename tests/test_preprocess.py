@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lenet import preprocess as pp
+from lenet.ink import ink_box
 from lenet.preprocess import DEFAULT_STYLE, STYLES, detect_polarity, parse_style, preprocess, preprocess_batch
 from tests.images.synth import com, glyph, ink_bbox, mnist_like, on_paper
 
@@ -213,7 +214,7 @@ def test_clean_removes_ruled_line_keeps_digit():
     r = preprocess(paper)
     clean = r.stages["clean"]
     assert clean[y_line - 2:y_line + 4, :20].max() == 0 and clean[y_line - 2:y_line + 4, -20:].max() == 0
-    _, y0, _, h = pp.ink_box(clean)
+    _, y0, _, h = ink_box(clean)
     assert abs(y0 + h - 1 - ys.max()) <= 3  # the foot below the line is still there
 
 
