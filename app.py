@@ -16,8 +16,9 @@ def main() -> None:
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
     pages = [st.Page(path, title=title, icon=icon, default=(title == "Home")) for path, title, icon in PAGES]
     nav = st.navigation(pages)
-    from ui.state import sidebar
+    from ui.state import follow_deep_link, sidebar
 
+    follow_deep_link()
     sidebar()
     nav.run()
 

@@ -9,7 +9,9 @@ import streamlit as st
 
 from lenet.preprocess import LIGHT_ON_DARK, format_style, preprocess
 from ui.inputs import big_digit, probs_figure, stages_ui, style_ui
-from ui.state import CURRENT_DIGIT, active_model
+from ui.state import CURRENT_DIGIT, active_model, require_app
+
+require_app(__file__)
 
 CANVAS_SIDE = 280  # 10x MNIST: room to draw, and the same shape as a 28x28 image
 CANVAS_N = "draw_canvas_n"  # bumped by Clear: a new key gives a fresh, empty canvas

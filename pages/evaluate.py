@@ -7,6 +7,8 @@ import streamlit as st
 from lenet.store import StoreError
 from ui import state, views
 
+state.require_app(__file__)
+
 SIZES = (500, 1000, 2000, 5000, 10_000)  # how many test images (the first N): small ones answer fast
 
 

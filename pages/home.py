@@ -7,6 +7,8 @@ import streamlit as st
 from lenet.data import mnist_status
 from ui import state, views
 
+state.require_app(__file__)
+
 STRIP = 12  # digits in the sample strip
 SEED = "home_seed"  # which random test digits the strip shows; "shuffle" draws new ones
 LINKS = (

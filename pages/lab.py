@@ -5,8 +5,10 @@ import streamlit as st
 
 from lenet.study import PAD_SCALES, SEED_STUDY, STUDY_STYLES
 from ui.inputs import LabelledSet, pad_figure, sample_labelled, study_ui, style_figure
-from ui.state import LABELLED_UPLOADS, active_model
+from ui.state import LABELLED_UPLOADS, active_model, require_app
 from ui.views import digit_grid_ui, label_markdown
+
+require_app(__file__)
 
 SOURCES = {"uploads": "Your labelled uploads", "sample": "The sample sheet (synthesised from MNIST test digits)"}
 

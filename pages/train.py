@@ -11,6 +11,8 @@ from lenet.store import StoreError, find_by_config, read_run
 from ui import state, views
 from ui.jobs import TrainJob, collect_finished, current_job, progress_text
 
+state.require_app(__file__)
+
 DEFAULT_PRESET = "fast"
 OFFER = "train_offer"  # {"config": dict, "name": str, "runs": [path]} when these settings are already in the store
 VIEW = "train_view"  # "job" (this session's training) or the path of a run loaded instead of trained

@@ -17,8 +17,10 @@ from lenet.preprocess import format_style, preprocess
 from lenet.study import label_from_name, parse_label_sequence
 from ui.inputs import (Segmented, decode, display_image, draw_boxes, guess_sheet, new_source, predict_crops,
                        probs_figure, sample_source, segment, stages_ui, style_ui)
-from ui.state import CURRENT_DIGIT, LABELLED_UPLOADS, UPLOAD_FIXES, UPLOAD_SOURCES, UPLOADER_N, active_model
+from ui.state import CURRENT_DIGIT, LABELLED_UPLOADS, UPLOAD_FIXES, UPLOAD_SOURCES, UPLOADER_N, active_model, require_app
 from ui.views import digit_grid_ui, evaluation_ui, label_markdown
+
+require_app(__file__)
 
 TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "gif"]
 MAX_FILES = 60  # files kept per session (their bytes live in session state)

@@ -22,7 +22,28 @@ UPLOAD_SOURCES = "upload_sources"  # the Upload page's files: [{"name": str, "da
 UPLOAD_FIXES = "upload_fixes"  # per-digit true labels typed in the Upload table: {"<cid>:<index>": label or -1}
 UPLOADER_N = "upload_uploader_n"  # bumped after each upload: a fresh, empty file uploader (files live in UPLOAD_SOURCES)
 TRAIN_JOB = "train_job"  # ui.jobs.TrainJob running or finished in this session
+FINETUNE_JOB = "finetune_job"  # ui.finetune.FinetuneJob: fine-tuning on the user's labelled digits
 PICKER = "sidebar_model"  # the sidebar's active-model selectbox
+ROUTED = "routed_by_app"  # set by app.py on each run: the page is running inside the app's navigation
+WANTED_PAGE = "wanted_page"  # a deep link to remember while it is sent through app.py
+
+
+def require_app(page_file: str) -> None:
+    """Send a page that Streamlit ran on its own back through ``app.py``, keeping the page the user asked for.
+
+    Streamlit still auto-discovers the ``pages/`` folder: a deep link such as ``/evaluate`` opened before any
+    session has run ``app.py`` runs that page alone — no sidebar, no model picker. Every page calls this first.
+    """
+    if not st.session_state.get(ROUTED):
+        st.session_state[WANTED_PAGE] = Path(page_file).resolve().relative_to(config.PROJECT_ROOT).as_posix()
+        st.switch_page("app.py")
+
+
+def follow_deep_link() -> None:
+    """Called by app.py after ``st.navigation``: mark the run as routed and go where a deep link wanted to."""
+    st.session_state[ROUTED] = True
+    if wanted := st.session_state.pop(WANTED_PAGE, None):
+        st.switch_page(wanted)
 
 
 def default_path() -> str:
@@ -113,17 +134,25 @@ def active_model():
     Returns:
         ``(Run, keras.Model)``, or ``(None, None)`` after showing an error if even the shipped model fails.
     """
+    run, model, problem = _usable_active()
+    if problem is not None:
+        st.error(f"The shipped model cannot be loaded: {problem}. Reinstall it from the repository "
+                 f"(`git checkout assets/models`) or train one on the Train page.")
+    return run, model
+
+
+def _usable_active():
+    """``(run, model, None)`` for the active run, switching to the shipped model (with a ``MODEL_WARNING`` for the
+    sidebar) when the chosen one is unusable; ``(None, None, problem)`` when even the shipped model fails."""
     path = active_run_path()
     try:
-        return read_run(path), load_model(path)
+        return read_run(path), load_model(path), None
     except (StoreError, OSError) as exc:
         if path == default_path():
-            st.error(f"The shipped model cannot be loaded: {exc}. Reinstall it from the repository "
-                     f"(`git checkout assets/models`) or train one on the Train page.")
-            return None, None
+            return None, None, str(exc)
         st.session_state[MODEL_WARNING] = f"Could not load the chosen model ({exc}); using the shipped model."
         set_active(default_path())
-        return active_model()
+        return _usable_active()
 
 
 def model_label(run: Run) -> str:
@@ -140,6 +169,10 @@ def sidebar() -> None:
 
     collect_finished()  # a training that ended while the user was on another page becomes the active model
     with st.sidebar:
+        # Load the chosen model before drawing the picker: when it is unusable, the fallback and its warning show
+        # in this very run (a page finding out later would leave the picker naming the broken run). Cached, so the
+        # page's own active_model() costs nothing more.
+        _usable_active()
         runs, problems = all_runs()
         paths = [str(r.path) for r in runs]
         current = active_run_path()
