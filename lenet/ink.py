@@ -12,7 +12,8 @@ MIN_CONTRAST = 0.12  # ink must differ from its paper by 12 % of the paper's hea
 
 
 def ink_map(p: np.ndarray, *, bg_kernel: int | None = None, line_span: float | None = 0.85,
-            keep_frac: float = 0.06, border_frac: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+            keep_frac: float = 0.06, border_frac: float | None = None,
+            min_area_frac: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Separate ink from paper in a light-ink-on-dark image.
 
     The paper level is estimated by a morphological opening much wider than a stroke (so shadows and uneven
@@ -28,6 +29,8 @@ def ink_map(p: np.ndarray, *, bg_kernel: int | None = None, line_span: float | N
         keep_frac: drop components smaller than this fraction of the typical (area-weighted median) component.
         border_frac: if given, also drop components touching the border that are smaller than this fraction of
             the largest one (bits of neighbouring digits in a crop).
+        min_area_frac: also drop components smaller than this fraction of the image area — on a page with no
+            digit, the "typical" component is a speck itself (where a margin line crossed a ruled one).
 
     Returns:
         (ink, mask): (H, W) float32 ink strength in [0, 1] and (H, W) bool mask of the ink kept.
@@ -46,7 +49,7 @@ def ink_map(p: np.ndarray, *, bg_kernel: int | None = None, line_span: float | N
     mask = e > t
     if line_span is not None:
         mask = remove_lines(mask, line_span)
-    mask = remove_specks(mask, keep_frac, border_frac)
+    mask = remove_specks(mask, keep_frac, border_frac, min_area=min_area_frac * h * w)
     return e, mask
 
 
@@ -107,8 +110,10 @@ def remove_lines(mask: np.ndarray, span: float) -> np.ndarray:
     return out
 
 
-def remove_specks(mask: np.ndarray, keep_frac: float = 0.06, border_frac: float | None = None) -> np.ndarray:
-    """Drop components much smaller than the typical one (area-weighted median), (H, W) bool -> (H, W) bool."""
+def remove_specks(mask: np.ndarray, keep_frac: float = 0.06, border_frac: float | None = None,
+                  min_area: float = 0.0) -> np.ndarray:
+    """Drop components much smaller than the typical one (area-weighted median) or than ``min_area`` pixels,
+    (H, W) bool -> (H, W) bool."""
     n, lab, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return mask
@@ -116,7 +121,7 @@ def remove_specks(mask: np.ndarray, keep_frac: float = 0.06, border_frac: float 
     order = np.sort(areas)
     cum = np.cumsum(order)
     typical = order[np.searchsorted(cum, cum[-1] / 2)]  # half the ink lies in components at least this big
-    keep = areas >= max(keep_frac * typical, 2)
+    keep = areas >= max(keep_frac * typical, 2, min_area)
     if border_frac is not None and keep.sum() > 1:
         h, w = mask.shape
         x, y, bw, bh = (st[1:, i] for i in range(4))

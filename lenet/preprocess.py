@@ -30,6 +30,7 @@ LIGHT_ON_DARK = "light_on_dark"
 
 MAX_WORK_SIDE = 1024  # a single digit needs no more; keeps a 12 MP photo's cleaning well under a second
 MNIST_CENTRE = 14.0  # measured: MNIST's mean centre of mass is (13.99, 14.01) in pixel-index coordinates
+MIN_INK_AREA = 0.0005  # fraction of the image: smaller ink is a speck, not a digit (blank lined paper stays blank)
 MNIST_STROKE = 2.1  # measured: median stroke width of MNIST digits (px in the 28x28 image)
 
 STYLE_STAGES: dict[str, tuple[str, ...]] = {
@@ -220,7 +221,8 @@ def clean(p: np.ndarray) -> np.ndarray:
         (H, W) uint8: 0 off the ink; on the ink its grey level, contrast stretched so solid ink is ~255
         (anti-aliased edges keep their intermediate levels). All zeros when no ink was found.
     """
-    e, mask = ink_map(p, line_span=0.85, border_frac=0.3)
+    # A digit's ink covers far more than 0.05 % of its image; a lone speck on blank paper does not.
+    e, mask = ink_map(p, line_span=0.85, border_frac=0.3, min_area_frac=MIN_INK_AREA)
     return ink_image(e, mask)
 
 

@@ -18,6 +18,7 @@ from lenet.study import label_from_name, parse_label_sequence
 from ui.inputs import (Segmented, decode, display_image, draw_boxes, guess_sheet, new_source, predict_crops,
                        probs_figure, sample_source, segment, stages_ui, style_ui)
 from ui.state import CURRENT_DIGIT, LABELLED_UPLOADS, UPLOAD_FIXES, UPLOAD_SOURCES, UPLOADER_N, active_model, require_app
+from ui.finetune import render_finetune
 from ui.views import digit_grid_ui, evaluation_ui, label_markdown
 
 require_app(__file__)
@@ -121,9 +122,12 @@ def file_ui(src: dict, run, model, style: str, scale: float) -> FileResult | Non
     seg = segment(cid, sheet, grey)
     n = len(seg.crops)
     if not n:
-        c3.info("No digits found on this page.", icon=":material/search_off:")
+        c3.info(f"No digits found on {name}.", icon=":material/search_off:")
         return None
     x, probs = predict_crops(run, model, seg.crops, [seg.polarity] * n, style, scale)
+    if not sheet and not x[0].any():  # preprocessing found no ink: a blank image is not "some digit"
+        c3.info(f"No digit found in {name}: the image looks blank.", icon=":material/search_off:")
+        return None
     given: list = [None] * n
     if sheet:
         text = c3.text_area(f"True labels ({n} digits in {len(seg.rows)} rows)", value=src.get("seq", ""),
@@ -268,6 +272,7 @@ def main() -> None:
         return
     uploader_ui()
     if not sources():
+        st.session_state[LABELLED_UPLOADS] = []  # removed files take their labelled digits with them (Lab, fine-tune)
         st.info("Upload photos or scans of digits, or press **Use the sample sheet**. A sheet is split into its "
                 "digits automatically (rows, then left to right).", icon=":material/upload_file:")
         return
@@ -281,6 +286,7 @@ def main() -> None:
         if r is not None:
             results.append(r)
     if not results:
+        st.session_state[LABELLED_UPLOADS] = []
         return
     pictures = st.container()
     st.subheader("True labels")
@@ -320,6 +326,7 @@ def main() -> None:
                "They are kept in this session for the Preprocessing Lab and for fine-tuning.")
     evaluation_ui(Evaluation(y_true=y_true[known], probs=probs), images, prefix="upload_eval", names=names,
                   what="uploaded digits")
+    render_finetune()
 
 
 main()
