@@ -231,7 +231,7 @@ def train(config: TrainConfig, data: Mnist, *, model: keras.Model | None = None,
               .batch(config.batch_size)
               .map(_augmenter(config.augment, config.seed), num_parallel_calls=tf.data.AUTOTUNE)
               .prefetch(tf.data.AUTOTUNE))
-        model.fit(ds, **fit_args)
+        model.fit(ds, shuffle=False, **fit_args)  # the dataset shuffles itself each epoch
     else:
         model.fit(x_tr, y_tr, batch_size=config.batch_size, shuffle=True, **fit_args)
     seconds = time.perf_counter() - t0
