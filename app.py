@@ -16,11 +16,15 @@ def main() -> None:
     st.set_page_config(page_title="LeNet Lab", page_icon=":material/draw:", layout="wide")
     pages = [st.Page(path, title=title, icon=icon, default=(title == "Home")) for path, title, icon in PAGES]
     nav = st.navigation(pages)
-    from ui.state import follow_deep_link, sidebar
+    from ui import state
 
-    follow_deep_link()
-    sidebar()
-    nav.run()
+    state.warm_up()
+    state.follow_deep_link()
+    state.before_page()
+    try:
+        nav.run()  # the page first: its title streams to the browser while TensorFlow is still importing
+    finally:
+        state.sidebar()  # drawn after the page, so it shows the model the page actually used
 
 
 main()

@@ -20,7 +20,7 @@ from lenet.config import SAMPLE_SHEET
 from lenet.data import load_mnist
 from lenet.infer import make_classifier, predict_probs
 from lenet.io import decode_image
-from lenet.preprocess import preprocess
+from lenet.preprocess import LIGHT_ON_DARK, preprocess
 from lenet.segment import read_sheet
 from lenet.store import load_model
 
@@ -48,7 +48,7 @@ def main() -> None:
     pre_ms, total_ms = [], []
     for d in drawings:
         t0 = time.perf_counter()
-        x = preprocess(d, "mnist").x
+        x = preprocess(d, "mnist", polarity=LIGHT_ON_DARK).x  # as the Draw page does: a canvas is white on black
         t1 = time.perf_counter()
         predict_probs(model, x)
         t2 = time.perf_counter()

@@ -5,6 +5,7 @@ Whatever a user trains belongs to their session and to the on-disk store, never 
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -161,13 +162,33 @@ def model_label(run: Run) -> str:
     return f"{tag}{mine}{run.name}"
 
 
+def before_page() -> None:
+    """Run before every page: a training that ended while the user was elsewhere becomes the active model."""
+    from ui.jobs import collect_finished
+
+    collect_finished()
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import TensorFlow once per server in a background thread, so the first page that needs it waits less."""
+    def work():
+        try:
+            import lenet.infer  # noqa: F401  (TensorFlow + Keras: seconds)
+        except Exception:  # the page that needs it will report the problem properly
+            pass
+
+    thread = threading.Thread(target=work, name="lenet-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def sidebar() -> None:
     """The shared sidebar: active model picker with its card, and MNIST status."""
     from lenet.data import mnist_status
 
-    from ui.jobs import collect_finished, current_job
+    from ui.jobs import current_job
 
-    collect_finished()  # a training that ended while the user was on another page becomes the active model
     with st.sidebar:
         # Load the chosen model before drawing the picker: when it is unusable, the fallback and its warning show
         # in this very run (a page finding out later would leave the picker naming the broken run). Cached, so the
