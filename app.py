@@ -18,7 +18,6 @@ def main() -> None:
     nav = st.navigation(pages)
     from ui import state
 
-    state.warm_up()
     state.follow_deep_link()
     state.before_page()
     try:

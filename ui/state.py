@@ -5,7 +5,6 @@ Whatever a user trains belongs to their session and to the on-disk store, never 
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import streamlit as st
@@ -167,20 +166,6 @@ def before_page() -> None:
     from ui.jobs import collect_finished
 
     collect_finished()
-
-
-@st.cache_resource(show_spinner=False)
-def warm_up() -> threading.Thread:
-    """Import TensorFlow once per server in a background thread, so the first page that needs it waits less."""
-    def work():
-        try:
-            import lenet.infer  # noqa: F401  (TensorFlow + Keras: seconds)
-        except Exception:  # the page that needs it will report the problem properly
-            pass
-
-    thread = threading.Thread(target=work, name="lenet-warm-up", daemon=True)
-    thread.start()
-    return thread
 
 
 def sidebar() -> None:
