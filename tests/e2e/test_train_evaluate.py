@@ -14,13 +14,27 @@ def _set_number(page, key, value):
     box.press("Enter")
 
 
+def _choose(page, key, option, tries=5):
+    """Pick a selectbox option; a click that lands during a rerun opens nothing, so try again."""
+    for attempt in range(tries):
+        page.locator(f".st-key-{key} input").first.click()
+        item = page.get_by_role("option", name=option).first
+        try:
+            item.click(timeout=5_000)
+            break
+        except Exception:  # playwright's TimeoutError: the list did not open this time
+            page.keyboard.press("Escape")
+            if attempt == tries - 1:
+                raise
+    expect(page.locator(f".st-key-{key} input").first).to_have_value(option, timeout=10_000)
+
+
 def test_train_from_ui_then_evaluate(app_page):
     """A user trains a quick LeNet-1 from the Train page, sees the curves move, and evaluates the new run."""
     page = app_page
     _nav(page, "Train")
     page.locator(".st-key-train_start button").first.wait_for()
-    page.locator(".st-key-train_arch").first.click()
-    page.get_by_role("option", name=re.compile("LeNet-1")).click()
+    _choose(page, "train_arch", re.compile("LeNet-1"))
     _set_number(page, "train_subset", 1000)
     _set_number(page, "train_epochs", 2)
     _set_number(page, "train_batch", 32)
