@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import inside, state, views
+from ui import inside, run_views, state, views
 
 state.require_app(__file__)
 
@@ -241,7 +241,7 @@ def main() -> None:
         probs = prediction_ui(model, x, true)
     with top_right:
         st.subheader("Layers")
-        views.layer_table_ui(inside.layer_table(path))
+        run_views.layer_table_ui(inside.layer_table(path))
     tab_in, tab_rob = st.tabs(["Inside the network", "Robustness explorer"], key="inside_tab", on_change="rerun")
     if tab_in.open:
         with tab_in:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lenet.config import ARCHITECTURES, OPTIMIZERS, PRESETS, SCHEDULES, Augment, TrainConfig
 from lenet.store import StoreError, find_by_config, read_run
-from ui import state, views
+from ui import run_views, state
 from ui.jobs import TrainJob, collect_finished, current_job, progress_text
 
 state.require_app(__file__)
@@ -131,7 +131,7 @@ def architecture_ui(config: TrainConfig) -> None:
         return
     st.markdown(f"**{ARCH_LABELS[config.arch]}** · {params:,} parameters")
     st.caption(f"Source: {source}")
-    views.layer_table_ui(rows)
+    run_views.layer_table_ui(rows)
 
 
 def start_training(config: TrainConfig, name: str) -> None:
@@ -212,7 +212,7 @@ def job_view(job: TrainJob) -> None:
                          icon=":material/grid_on:")
         points, history = list(job.points), list(job.history)
         if points or history:
-            st.plotly_chart(views.training_figure(points, history, epochs=job.config.epochs), key="train_live_chart",
+            st.plotly_chart(run_views.training_figure(points, history, epochs=job.config.epochs), key="train_live_chart",
                             config={"displayModeBar": False})
 
 
@@ -251,7 +251,7 @@ def loaded_view(path: str) -> None:
     st.success(f"Loaded **{run.name}** — it is now the active model. Its training curves:",
                icon=":material/inventory_2:")
     st.caption(run.card())
-    st.plotly_chart(views.training_figure([], run.meta.get("history") or []), key="train_loaded_chart",
+    st.plotly_chart(run_views.training_figure([], run.meta.get("history") or []), key="train_loaded_chart",
                     config={"displayModeBar": False})
 
 
@@ -277,8 +277,8 @@ def compare_ui() -> None:
         st.caption("Pick one or more runs.")
         return
     picked = [by_path[p] for p in chosen]
-    st.plotly_chart(views.compare_figure(picked), key="compare_chart", config={"displayModeBar": False})
-    views.compare_table_ui(picked)
+    st.plotly_chart(run_views.compare_figure(picked), key="compare_chart", config={"displayModeBar": False})
+    run_views.compare_table_ui(picked)
     st.caption("Accuracy on the 10,000 MNIST test images; precision, recall and F1 are macro averages.")
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     target = c1.selectbox("Model file to download", chosen, key="compare_download_run", format_func=labels.get)

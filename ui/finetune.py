@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import state, views
+from ui import run_views, state, views
 from ui.jobs import TrainJob, friendly_error, progress_text
 
 EPOCH_CHOICES = (2, 3, 4, 6, 8)
@@ -194,7 +194,7 @@ def job_view(job: FinetuneJob) -> None:
                        f"({job.seconds:.0f} s of fine-tuning).")
         points, history = list(job.points), list(job.history)
         if points or history:
-            st.plotly_chart(views.training_figure(points, history, epochs=job.config.epochs), key="ft_live_chart",
+            st.plotly_chart(run_views.training_figure(points, history, epochs=job.config.epochs), key="ft_live_chart",
                             config={"displayModeBar": False})
             st.caption("Validation = your held-out digits (never trained on). Training = the mix of your other "
                        "digits and MNIST.")

@@ -1,4 +1,4 @@
-"""Reusable views: training curves, run comparison, confusion heatmap, report table, digit grids, gallery.
+"""Reusable views: digit grids, confusion heatmap, report table, gallery (training views: ui/run_views.py).
 
 Views take plain data — an ``lenet.evaluate.Evaluation`` plus the images it was computed on, a history list —
 never MNIST specifically, so the Upload page can show a user's labelled digits with the same code. Figures are
@@ -12,11 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
-TRAIN_COLOUR, VAL_COLOUR = "#1f77b4", "#ff7f0e"
-RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-               "#bcbd22", "#17becf")
 GALLERY_PAGE = 24  # images per gallery page
 GALLERY_COLS = 8
 SORTS = {"confidence_desc": "Most confident first", "confidence_asc": "Least confident first", "index": "Image index"}
@@ -60,119 +56,6 @@ def prediction_strip_ui(images, y_true, probs, cols: int = 12) -> None:
             for t, p, pr in zip(y_true if y_true is not None else [None] * len(preds), preds, probs)]
     digit_grid_ui(images, caps, cols=cols)
 
-
-# ---------------------------------------------------------------- training curves
-def _layout(fig: go.Figure, height: int) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=70, b=10), hovermode="x unified",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.12, xanchor="left", x=0))
-    fig.update_xaxes(title_text="epoch", dtick=1)
-    return fig
-
-
-def _epoch_x(row: dict, points: list[dict]) -> float:
-    """Where an epoch's row sits on the x axis: its end, or — for an epoch cut short by Stop — where it stopped."""
-    if row.get("partial") and points:
-        return max(p["x"] for p in points)
-    return row["epoch"]
-
-
-def training_figure(points: list[dict], history: list[dict], epochs: int | None = None,
-                    height: int = 340) -> go.Figure:
-    """Loss and accuracy, train vs validation.
-
-    Args:
-        points: within-epoch training points ``{"x": epochs done (float), "loss", "accuracy"}``.
-        history: per-epoch rows (``epoch``, ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``).
-        epochs: planned epochs, to fix the x range while training (None: fit the data).
-    """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
-    for col, metric in ((1, "loss"), (2, "accuracy")):
-        first = col == 1
-        if points:
-            # The running mean restarts each epoch: break the line there instead of drawing a jump.
-            xs, ys = [], []
-            for i, p in enumerate(points):
-                if i and math.floor(p["x"] - 1e-9) != math.floor(points[i - 1]["x"] - 1e-9):
-                    xs.append(None)
-                    ys.append(None)
-                xs.append(p["x"])
-                ys.append(p[metric])
-            fig.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines", name="train (running mean in the epoch)",
-                line=dict(color=TRAIN_COLOUR, width=1.5), opacity=0.55, legendgroup="run", showlegend=first,
-                hovertemplate=f"train {metric} %{{y:.4f}}<extra></extra>"), row=1, col=col)
-        rows = [h for h in history if metric in h]
-        if rows:
-            fig.add_trace(go.Scatter(
-                x=[_epoch_x(h, points) for h in rows], y=[h[metric] for h in rows], mode="lines+markers",
-                name="train (epoch)",
-                line=dict(color=TRAIN_COLOUR, width=2.5), marker=dict(size=8), legendgroup="train",
-                showlegend=first, hovertemplate=f"train {metric} %{{y:.4f}}<extra></extra>"), row=1, col=col)
-        val = [h for h in history if f"val_{metric}" in h]
-        if val:
-            fig.add_trace(go.Scatter(
-                x=[_epoch_x(h, points) for h in val], y=[h[f"val_{metric}"] for h in val], mode="lines+markers",
-                name="validation", line=dict(color=VAL_COLOUR, width=2.5), marker=dict(size=8, symbol="diamond"),
-                legendgroup="val", showlegend=first,
-                hovertemplate=f"validation {metric} %{{y:.4f}}<extra></extra>"), row=1, col=col)
-    if epochs:
-        fig.update_xaxes(range=[0, epochs + 0.05])
-    return _layout(fig, height)
-
-
-def compare_figure(runs, height: int = 360) -> go.Figure:
-    """Validation (solid) and training (dotted) curves of several runs, one colour per run."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Validation accuracy", "Loss (validation solid, train dotted)"),
-                        horizontal_spacing=0.08)
-    for i, run in enumerate(runs):
-        colour = RUN_COLOURS[i % len(RUN_COLOURS)]
-        hist = run.meta.get("history") or []
-        x = [h.get("epoch") for h in hist]
-        group = dict(legendgroup=run.id, name=run.name)
-        fig.add_trace(go.Scatter(x=x, y=[h.get("val_accuracy") for h in hist], mode="lines+markers",
-                                 line=dict(color=colour), showlegend=True, **group), row=1, col=1)
-        fig.add_trace(go.Scatter(x=x, y=[h.get("val_loss") for h in hist], mode="lines+markers",
-                                 line=dict(color=colour), showlegend=False, **group), row=1, col=2)
-        fig.add_trace(go.Scatter(x=x, y=[h.get("loss") for h in hist], mode="lines",
-                                 line=dict(color=colour, dash="dot"), showlegend=False, **group), row=1, col=2)
-    return _layout(fig, height)
-
-
-def compare_table(runs) -> pd.DataFrame:
-    """One row per run, like the seeds' comparison: accuracy, macro precision/recall/F1, loss, epochs, time, size."""
-    rows = []
-    for run in runs:
-        meta = run.meta
-        macro = (meta.get("report") or {}).get("macro avg", {})
-        hist = meta.get("history") or []
-        epochs = len(hist) - (1 if hist and hist[-1].get("partial") else 0)
-        rows.append({
-            "model": run.name, "architecture": meta.get("arch", "?"),
-            "accuracy (%)": None if meta.get("test_accuracy") is None else meta["test_accuracy"] * 100,
-            "precision": macro.get("precision"),
-            "recall": macro.get("recall"), "F1": macro.get("f1-score"),
-            "final train loss": hist[-1].get("loss") if hist else None,
-            "epochs": f"{epochs}" + (" + part" if hist and hist[-1].get("partial") else ""),
-            "training time (s)": meta.get("train_seconds"), "parameters": meta.get("params"),
-            "status": meta.get("status", "?"),
-        })
-    return pd.DataFrame(rows)
-
-
-def compare_table_ui(runs) -> None:
-    fmt = st.column_config.NumberColumn
-    st.dataframe(compare_table(runs), hide_index=True, column_config={
-        "accuracy (%)": fmt(format="%.2f"), "precision": fmt(format="%.4f"), "recall": fmt(format="%.4f"),
-        "F1": fmt(format="%.4f"), "final train loss": fmt(format="%.4f"), "training time (s)": fmt(format="%.1f"),
-        "parameters": fmt(format="localized")})
-
-
-def layer_table_ui(rows: list[dict]) -> None:
-    """The architecture as the seed's Table 1: layer, type, output shape, parameters."""
-    df = pd.DataFrame(rows)
-    st.dataframe(df, hide_index=True, height=35 * (len(df) + 1) + 3, column_config={
-        "layer": "Layer", "type": "Type", "output": "Output shape",
-        "params": st.column_config.NumberColumn("Parameters", format="localized")})
 
 
 # ---------------------------------------------------------------- evaluation
