@@ -8,44 +8,17 @@ page's title and its digit strip are visible. Prints each round and the median.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench.server import launch_args, streamlit_server
 
 
 def one_round(browser) -> tuple[float, float]:
-    port = free_port()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.05)
-            if time.perf_counter() - t0 > 60:
-                raise RuntimeError("server did not start in 60 s")
+    with streamlit_server() as (url, _):
         page = browser.new_page()
         page.goto(url)
         page.get_by_text("LeNet Lab", exact=False).first.wait_for(timeout=60_000)
@@ -54,9 +27,6 @@ def one_round(browser) -> tuple[float, float]:
         t_full = time.perf_counter() - t0
         page.close()
         return t_title, t_full
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def main() -> None:
@@ -64,7 +34,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(**launch_args())
         titles, fulls = [], []
         for r in range(args.rounds):
             t, f = one_round(browser)

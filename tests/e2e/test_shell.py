@@ -1,7 +1,7 @@
 """The app shell in a real browser: Home renders with the shipped model, pages switch, deep links keep the app."""
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import streamlit_server
+from bench.server import streamlit_server
 
 
 def test_home_then_every_page(app_page):
@@ -18,7 +18,7 @@ def test_home_then_every_page(app_page):
 
 def test_deep_link_on_a_fresh_server_keeps_the_sidebar(browser, tmp_path):
     """Opening /evaluate as the very first request still shows the app's sidebar and the Evaluate page."""
-    with streamlit_server(tmp_path / "models", tmp_path / "log.txt") as url:
+    with streamlit_server(env={"LENET_MODELS_DIR": str(tmp_path / "models")}, log_path=tmp_path / "log.txt") as (url, _):
         page = browser.new_page()
         page.goto(url + "/evaluate")
         picker = page.get_by_test_id("stSidebar").locator(".st-key-sidebar_model").first
