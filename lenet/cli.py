@@ -61,7 +61,7 @@ _OVERRIDES = {  # CLI option -> TrainConfig field
     "batch_size": "batch_size", "epochs": "epochs", "label_smoothing": "label_smoothing",
     "validation": "validation", "val_split": "val_split", "subset": "train_subset", "seed": "seed",
 }
-_AUG = ("rotation", "shift", "zoom", "thickness")
+_AUG = ("rotation", "shift", "zoom", "thickness", "elastic", "slant", "bold", "breaks", "resolution")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -258,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--shift", type=float, help="augmentation: max shift as a fraction of the side")
     sp.add_argument("--zoom", type=float, help="augmentation: max relative zoom")
     sp.add_argument("--thickness", type=float, help="augmentation: probability of thicker/thinner strokes")
+    sp.add_argument("--elastic", type=float, help="augmentation: elastic distortion alpha in px (Simard et al.)")
+    sp.add_argument("--slant", type=float, help="augmentation: max horizontal shear")
+    sp.add_argument("--bold", type=float, help="augmentation: probability of much thicker strokes")
+    sp.add_argument("--breaks", type=float, help="augmentation: probability of gaps in strokes")
+    sp.add_argument("--resolution", type=float, help="augmentation: probability of a low-resolution rescan")
     sp.add_argument("--label-smoothing", type=float)
     sp.add_argument("--validation", choices=cfgmod.VALIDATIONS, help="test: MNIST test set; split: part of train")
     sp.add_argument("--val-split", type=float, help="fraction of train held out with --validation split")

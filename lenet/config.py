@@ -48,10 +48,25 @@ class Augment:
     shift: float = 0.0  # max fraction of the image side
     zoom: float = 0.0  # max relative scale change either way
     thickness: float = 0.0  # probability of a random erode/dilate of the stroke
+    # Other writers and scanners (lenet.augment); off by default, and left out of configs while off so that
+    # earlier configs keep their config_key.
+    elastic: float = 0.0  # Simard et al.'s alpha (px) of a smoothed random displacement field
+    slant: float = 0.0  # max horizontal shear either way (px per px of height)
+    bold: float = 0.0  # probability of much thicker strokes (3x3 dilation)
+    breaks: float = 0.0  # probability of small gaps cut into the strokes
+    resolution: float = 0.0  # probability of a low-resolution (sometimes binarised) rescan
 
     @property
     def active(self) -> bool:
-        return any((self.rotation, self.shift, self.zoom, self.thickness))
+        return any(getattr(self, f.name) for f in fields(self))
+
+    def to_dict(self) -> dict:
+        """The settings, without the later ones while they are off (so older configs keep their digest)."""
+        d = asdict(self)
+        return {k: v for k, v in d.items() if k not in LATER_AUGMENT_KEYS or v}
+
+
+LATER_AUGMENT_KEYS = ("elastic", "slant", "bold", "breaks", "resolution")
 
 
 @dataclass(frozen=True)
@@ -77,7 +92,9 @@ class TrainConfig:
     seed: int = 42
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["augment"] = self.augment.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

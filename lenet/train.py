@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import augment
 from .config import NUM_CLASSES, Augment, TrainConfig
 from .data import Mnist
 
@@ -138,7 +139,8 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 
 
 def _augmenter(aug: Augment, seed: int) -> Callable:
-    """A batched tf function applying random rotation, shift, zoom and stroke thickness."""
+    """A batched tf function applying ``lenet.augment``'s distortions (numpy, first), then random rotation, shift,
+    zoom and stroke thickness."""
     geo = []
     if aug.rotation:
         geo.append(keras.layers.RandomRotation(aug.rotation / 360.0, fill_mode="constant", seed=seed))
@@ -147,7 +149,18 @@ def _augmenter(aug: Augment, seed: int) -> Callable:
     if aug.zoom:
         geo.append(keras.layers.RandomZoom(aug.zoom, aug.zoom, fill_mode="constant", seed=seed + 2))
 
+    rng = np.random.default_rng(seed + 3)
+    written = augment.is_active(aug)
+
+    def by_hand(x):
+        # numpy's generator is thread-safe, so parallel map calls may share it.
+        return augment.apply(x, rng, aug)
+
     def apply(x, y):
+        if written:
+            shape = x.shape
+            x = tf.numpy_function(by_hand, [x], tf.float32, stateful=True)
+            x.set_shape(shape)
         for layer in geo:
             x = layer(x, training=True)
         if aug.thickness:
