@@ -91,9 +91,18 @@ def cmd_train(args) -> int:
                          f"({row['seconds']:.1f} s)\033[K\n")
 
     command = "python -m lenet " + shlex.join(args.argv)
+    extra, start = {"command": command}, None
+    if args.init:
+        # Fine-tuning: go on from a stored run's weights; its own recipe is recorded so the chain stays traceable.
+        from .store import load_model, read_run, resolve
+
+        init_path = resolve(args.init, args.models_dir)
+        init, start = read_run(init_path), load_model(init_path)
+        extra["init"] = {k: init.meta.get(k) for k in ("id", "name", "config", "config_key", "command")}
+        extra["init"]["test_accuracy"] = init.accuracy
     result, evaluation, run = train_evaluate_save(
-        config, data, name=args.name, root=args.models_dir, dest=args.out, extra={"command": command},
-        on_batch=on_batch, on_epoch=on_epoch)
+        config, data, name=args.name, root=args.models_dir, dest=args.out, extra=extra,
+        on_batch=on_batch, on_epoch=on_epoch, model=start)
     status = "stopped" if result.stopped else "complete"
     print(f"saved run {run.id} ({status}, {result.seconds:.1f} s training) in {run.path}")
     print(f"test accuracy: {evaluation.accuracy:.4f}")
@@ -270,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int)
     sp.add_argument("--name", help="display name of the run")
     sp.add_argument("--out", help="write the run to exactly this new folder (e.g. assets/models/lenet-default)")
+    sp.add_argument("--init", help="start from this run's weights (id, folder or 'default') instead of a fresh net")
     sp.add_argument("--models-dir", help="the run store (default: $LENET_MODELS_DIR or ./models)")
     data_opts(sp)
 
