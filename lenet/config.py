@@ -34,7 +34,7 @@ def models_dir() -> Path:
     return Path(env).expanduser() if env else PROJECT_ROOT / "models"
 
 
-ARCHITECTURES = ("lenet", "lenet1", "lenet5", "mlp", "cnn")
+ARCHITECTURES = ("lenet", "lenet1", "lenet5", "mlp", "cnn", "small")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
 VALIDATIONS = ("test", "split")
