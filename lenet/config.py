@@ -108,10 +108,11 @@ class TrainConfig:
         return replace(self, **changes)
 
 
-# Other writers and scanners (issue 9): elastic distortions (Simard et al. 2003, alpha tuned down from 34 for
-# 28x28), slant, bold strokes, broken strokes and low-resolution (binarised) rescans on top of the geometry.
-HANDWRITING_AUGMENT = Augment(rotation=12.0, shift=0.1, zoom=0.12, thickness=0.3, elastic=20.0, slant=0.25,
-                              bold=0.15, breaks=0.15, resolution=0.2)
+HANDWRITING_AUGMENT = Augment(rotation=12.0, shift=0.1, zoom=0.12, thickness=0.3)
+# Tried for issue 9 (other writers and scanners): the shipped model fine-tuned 4 epochs (AdamW one-cycle 5e-4)
+# with elastic=20, slant=0.25, bold=0.15, breaks=0.15, resolution=0.2 added read sklearn's 8x8 digits at 97.0 %
+# (shipped: 97.3 %), the upright dev-set sticky notes 188/241 digits (shipped: 191) and MNIST test 99.59 %; so
+# the shipped recipe stays as it was and the new distortions stay available, off, for further trials.
 
 PRESETS: dict[str, tuple[str, TrainConfig]] = {
     "pyimagesearch": (
@@ -141,7 +142,7 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
         TrainConfig(arch="lenet", optimizer="adam", lr=2e-3, schedule="onecycle", batch_size=128, epochs=2),
     ),
     "handwriting": (
-        "The shipped model's recipe: LeNet with handwriting augmentation (geometry, elastic, slant, stroke width, breaks, low-resolution rescans), AdamW one-cycle, 12 epochs",
+        "The shipped model: LeNet with handwriting augmentation, AdamW one-cycle, 12 epochs",
         TrainConfig(arch="lenet", optimizer="adamw", lr=2e-3, schedule="onecycle", batch_size=128, epochs=12,
                     augment=HANDWRITING_AUGMENT, label_smoothing=0.05),
     ),
