@@ -22,6 +22,7 @@ ARCH_LABELS = {
     "lenet5": "LeNet-5 (1998)",
     "mlp": "MLP 256-128-64",
     "cnn": "CNN 32/64 (Keras)",
+    "small": "Small LeNet 16/32 (fast)",
 }
 SCHEDULE_LABELS = {"constant": "constant", "cosine": "cosine decay", "onecycle": "one-cycle"}
 VALIDATION_LABELS = {"test": "MNIST test set (as the seeds did)", "split": "hold out part of the training set"}

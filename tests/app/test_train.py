@@ -18,11 +18,11 @@ def _tiny_settings(app, subset=256, epochs=1):
 
 
 def test_train_renders(app):
-    """Train renders without exception, with the layer table of the default preset's LeNet"""
+    """Train renders without exception, with the layer table of the default preset's small LeNet"""
     _open_train(app)
     table = app.dataframe[0].value
-    assert table["params"].sum() == 1_256_080
-    assert app.selectbox(key="train_arch").value == "lenet"
+    assert table["params"].sum() == 80_202
+    assert app.selectbox(key="train_arch").value == "small"
 
 
 def test_preset_fills_settings(app):
