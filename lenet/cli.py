@@ -102,12 +102,14 @@ def cmd_train(args) -> int:
 
 # ---------------------------------------------------------------- evaluate
 def cmd_evaluate(args) -> int:
-    from .evaluate import confusion_text, evaluate_model
     from .infer import load_serving
 
     model = load_serving(args.run, args.models_dir)  # the light runtime: no TensorFlow
+    from .evaluate import confusion_text, evaluate_model  # scikit-learn: after a missing run has been said
+
     data = _load_data(args.idx_dir)
-    ev = evaluate_model(model, data.x_test, data.y_test)
+    n = len(data.x_test) if args.limit is None else max(1, args.limit)
+    ev = evaluate_model(model, data.x_test[:n], data.y_test[:n])
     if args.json:
         print(json.dumps(ev.summary()))
         return 0
@@ -271,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("evaluate", cmd_evaluate, "Accuracy, classification report and confusion matrix on MNIST test.")
     model_opts(sp, positional=True)
     sp.add_argument("--json", action="store_true", help="print one JSON object")
+    sp.add_argument("--limit", type=int, help="only the first N test images (default: all 10,000)")
     data_opts(sp)
 
     sp = add("predict", cmd_predict, "Predict the digit in each image file.")
