@@ -110,8 +110,10 @@ class StyleScore:
     @property
     def accuracy(self) -> float:
         """Share right among the labelled crops (NaN when none is labelled)."""
+        from lenet.evaluate import accuracy
+
         known = self.labels >= 0
-        return float(self.correct[known].mean()) if known.any() else float("nan")
+        return accuracy(self.probs[known], self.labels[known])
 
 
 def squares_of(crops: Sequence[np.ndarray], polarities: Sequence[str | None] | None = None

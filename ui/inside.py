@@ -7,7 +7,6 @@ Figures are built by pure ``*_figure`` functions from plain arrays; TensorFlow a
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -22,9 +21,7 @@ MAP_COLS = 10  # feature maps per row in a layer's grid
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-def _mtime(path: str) -> float:
-    f = Path(path) / "model.keras"
-    return f.stat().st_mtime if f.exists() else 0.0
+_mtime = state.model_mtime
 
 
 # ---------------------------------------------------------------- the digit
@@ -52,7 +49,7 @@ def digit_from_current(current: dict) -> np.ndarray | None:
 def _layer_table(path: str, mtime: float) -> list[dict]:
     from lenet.models import layer_table
 
-    return layer_table(state.load_model(path))
+    return layer_table(state.keras_model(path))
 
 
 def layer_table(path: str) -> list[dict]:
@@ -64,7 +61,7 @@ def layer_table(path: str) -> list[dict]:
 def _train_embedding(path: str, mtime: float, n: int) -> np.ndarray:
     from lenet.explain import embed
 
-    return embed(state.load_model(path), state.get_mnist(progress=False).x_train[:n]).astype(np.float16)
+    return embed(state.keras_model(path), state.get_mnist(progress=False).x_train[:n]).astype(np.float16)
 
 
 def train_embedding(path: str, n: int = 60_000) -> np.ndarray:
