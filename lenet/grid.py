@@ -8,7 +8,7 @@ along that edge (what is left of a line, a neighbour's stroke) is painted over, 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -27,6 +27,8 @@ CELL_ASPECT = (0.3, 3.0)  # cell width / height: ruled paper's "cells" are far w
 LINE_COVER = 0.45  # a lattice line is dark along at least this fraction of the grid's width (height)
 CELL_MARGIN = 0.08  # cut this fraction of the cell's side inside its lines
 EDGE_BAND = 0.15  # ink touching the crop edge and lying within this fraction of it is a line's remains
+SHARPEN_SIGMA, SHARPEN_AMOUNT = 0.04, 1.5  # unsharp mask: blur radius (fraction of the cell), strength
+CONTRAST = (0.35, 0.85)  # model-input levels stretched to 0..1 (see _stretch)
 MIN_INK_SIDE = 0.22  # a digit's ink spans at least this fraction of the cell's height (or width)
 
 
@@ -113,7 +115,7 @@ def read_grid(page_grey: np.ndarray, classify, style: str = pp.DEFAULT_STYLE,
     for r, row in enumerate(grid.cells):
         for c, box in enumerate(row):
             crop = cell_crop(grid.warped, box)
-            pre = pp.preprocess(crop, style, pad_scale, polarity=pp.DARK_ON_LIGHT)
+            pre = _stretch(pp.preprocess(_sharpen(crop), style, pad_scale, polarity=pp.DARK_ON_LIGHT))
             items.append({"box": grid.to_image(box, size), "grid_box": box, "cell": (r, c), "crop": crop,
                           "pre": pre, "x": pre.x, "empty": pre.empty or not crop_has_digit(crop)})
             crops.append(crop)
@@ -179,6 +181,29 @@ def crop_has_digit(crop: np.ndarray) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------- internals
+def _sharpen(c: np.ndarray) -> np.ndarray:
+    """Unsharp mask at the scale of a stroke: a phone photo's blur fills the loops of small bold digits (an 8, a 9
+    read as a 0); the threshold then finds them open again. (h, w) uint8 -> (h, w) uint8."""
+    sigma = max(1.0, SHARPEN_SIGMA * min(c.shape))
+    f = c.astype(np.float32)
+    return np.clip(f + SHARPEN_AMOUNT * (f - cv2.GaussianBlur(f, (0, 0), sigma)) + 0.5, 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------------- internals
+def _stretch(pre: pp.Preprocessed) -> pp.Preprocessed:
+    """Stretch the model input's levels CONTRAST -> 0..1, kept as a stage before "model input": a blurred photo
+    leaves grey in the loops of small printed digits, which MNIST's strokes never have (an 8 read as a 0).
+    Measured on the dev-set sudokus: 94.2 % of cells with sharpening alone, 96.0 % with this too."""
+    if pre.empty:
+        return pre
+    lo, hi = CONTRAST
+    x = np.clip((pre.x - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+    stages = {k: v for k, v in pre.stages.items() if k != "model input"}
+    stages["contrast"] = x
+    stages["model input"] = x
+    return replace(pre, stages=stages, x=x)
+
+
 def _line_mask(g: np.ndarray) -> np.ndarray:
     """(H, W) uint8 grey -> (H, W) uint8 {0, 1}: dark straight lines (longer than 1/30 of the image)."""
     h, w = g.shape
