@@ -7,7 +7,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from lenet.preprocess import LIGHT_ON_DARK, format_style, preprocess
+from lenet.preprocess import format_style, preprocess
 from ui.inputs import big_digit, probs_figure, stages_ui, style_ui
 from ui.state import CURRENT_DIGIT, active_model, require_app
 
@@ -62,9 +62,9 @@ def prediction_panel(model, stroke: int) -> None:
                     "watch what each preprocessing style does with them.", icon=":material/draw:")
             return
         t0 = time.perf_counter()
-        pre = preprocess(img, style, scale, polarity=LIGHT_ON_DARK)  # known: white ink on black, no detection
+        pre = preprocess(img, style, scale, canvas=True)  # white ink on a clean black canvas: the fast path
         t1 = time.perf_counter()
-        from lenet.infer import predict_probs  # TensorFlow is already loaded with the model
+        from lenet.infer import predict_probs  # the light runtime: no TensorFlow
 
         probs = predict_probs(model, pre.x)
         t2 = time.perf_counter()

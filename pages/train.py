@@ -280,12 +280,18 @@ def compare_ui() -> None:
     st.plotly_chart(run_views.compare_figure(picked), key="compare_chart", config={"displayModeBar": False})
     run_views.compare_table_ui(picked)
     st.caption("Accuracy on the 10,000 MNIST test images; precision, recall and F1 are macro averages.")
-    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     target = c1.selectbox("Model file to download", chosen, key="compare_download_run", format_func=labels.get)
     model_file = by_path[target].model_file
     c2.download_button("Download model.keras", data=lambda: Path(model_file).read_bytes(),
                        file_name=f"{by_path[target].id}.keras", mime="application/octet-stream",
                        key="compare_download", on_click="ignore", icon=":material/download:")
+    from lenet.store import serving_bytes
+
+    c3.download_button("Download model.tflite", data=lambda: serving_bytes(Path(model_file).parent),
+                       file_name=f"{by_path[target].id}.tflite", mime="application/octet-stream",
+                       key="compare_download_tflite", on_click="ignore", icon=":material/download:",
+                       help="The serving format (LiteRT / TensorFlow Lite), for phones and the web.")
 
 
 def main() -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
+
+# pandas and plotly are imported where used: Home (the first page a user sees) draws digits only, and the two
+# cost ~0.5-1 s of its cold start on 2 cores.
 
 GALLERY_PAGE = 24  # images per gallery page
 GALLERY_COLS = 8
@@ -63,6 +64,8 @@ def report_table_ui(evaluation) -> None:
     """scikit-learn's classification report as a table: per class, then macro and weighted averages."""
     fmt = st.column_config.NumberColumn
     rows = evaluation.report_rows()
+    import pandas as pd
+
     st.dataframe(pd.DataFrame(rows), hide_index=True, height=35 * (len(rows) + 1) + 3, column_config={
         "class": st.column_config.TextColumn("Class", width=105), "precision": fmt("Precision", format="%.4f"),
         "recall": fmt("Recall", format="%.4f"),
@@ -82,6 +85,8 @@ def confusion_figure(conf: np.ndarray, normalise: bool = False, highlight: tuple
         normalise: show each row's shares instead of counts.
         highlight: ``(true, pred)`` of the current filter (either may be None) to outline the cell, row or column.
     """
+    import plotly.graph_objects as go
+
     conf = np.asarray(conf)
     n = conf.shape[0]
     rows = conf.sum(axis=1, keepdims=True)
@@ -136,6 +141,8 @@ def cell_items(evaluation, true: int | None, pred: int | None, sort: str = "conf
 
 def items_csv(items: list[dict], names: list[str] | None = None) -> str:
     """The gallery's list as CSV (index, [name,] true, pred, confidence, second, second_prob)."""
+    import pandas as pd
+
     df = pd.DataFrame(items, columns=["index", "true", "pred", "confidence", "second", "second_prob"])
     if names is not None:
         df.insert(1, "name", [names[i] for i in df["index"]])
