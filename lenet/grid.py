@@ -83,11 +83,18 @@ def find_grid(grey: np.ndarray) -> Grid | None:
         if f < 1 else g
     lines = _line_mask(small)
     min_area = MIN_AREA_FRAC * small.size
-    for quad in _frame_quads(lines, min_area) + _cell_quads(lines, min_area):
-        grid = _flatten(g, quad / f)
-        if grid is not None:
-            return grid
-    return None
+    # A page's own edge on a table, or a frame around the whole form, is a quadrilateral of lines too; the grid
+    # proper is the candidate divided into the most cells. Groups of cells are the fallback, when no frame is
+    # whole (they may take a few big merged cells for a lattice of their own).
+    best = None
+    for quads in (_frame_quads, _cell_quads):
+        for quad in quads(lines, min_area):
+            grid = _flatten(g, quad / f)
+            if grid is not None and (best is None or np.prod(grid.shape) > np.prod(best.shape)):
+                best = grid
+        if best is not None:
+            break
+    return best
 
 
 def read_grid(page_grey: np.ndarray, classify, style: str = pp.DEFAULT_STYLE,
@@ -122,7 +129,7 @@ def read_grid(page_grey: np.ndarray, classify, style: str = pp.DEFAULT_STYLE,
     full = [it for it in items if not it["empty"]]
     probs = np.asarray(classify(np.stack([it["x"] for it in full]).astype(np.float32)), np.float32) \
         if full else np.zeros((0, 10), np.float32)
-    for it, pr in zip(full, probs.reshape(len(full), -1)):
+    for it, pr in zip(full, probs.reshape(len(full), 10)):
         it.update(digit=int(np.argmax(pr)), confidence=float(pr.max()), probs=pr)
     for it in items:
         if it["empty"]:
@@ -143,7 +150,7 @@ def cell_crop(warped: np.ndarray, box: Box, margin: float = CELL_MARGIN) -> np.n
         margin: fraction of the cell's side cut on every side.
 
     Returns:
-        (h, w) uint8, dark ink on light paper, the dropped ink replaced by the paper's grey.
+        (h, w) uint8, dark ink on light paper; all but the kept ink is flat paper (its median grey).
     """
     x, y, w, h = box
     mx, my = int(round(margin * w)), int(round(margin * h))
@@ -161,12 +168,15 @@ def cell_crop(warped: np.ndarray, box: Box, margin: float = CELL_MARGIN) -> np.n
     band[bwid_y:ch - bwid_y, bwid_x:cw - bwid_x] = False
     area = np.bincount(lab.ravel(), minlength=n)
     in_band = np.bincount(lab[band], minlength=n)
-    drop = touches & (in_band >= 0.75 * np.maximum(area, 1))
+    along = np.maximum(bw, bh) >= 3 * np.minimum(bw, bh)  # a line's piece, even where it stops short of the edge
+    drop = (touches | along) & (in_band >= 0.75 * np.maximum(area, 1))
     drop[0] = False
-    if drop.any():
-        gone = cv2.dilate(drop[lab].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        paper = np.median(c[~mask]) if (~mask).any() else 255
-        c[gone] = np.uint8(paper)
+    # Only the kept ink (and its anti-aliased rim) survives; the rest becomes flat paper, so the faint rim of a
+    # dropped line cannot turn into "ink" once an empty cell's contrast is stretched.
+    keep = mask & ~drop[lab]
+    rim = cv2.dilate(keep.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    paper = np.median(c[~mask]) if (~mask).any() else 255
+    c = np.where(rim, c, np.uint8(paper)).astype(np.uint8)
     return c
 
 
