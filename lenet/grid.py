@@ -25,6 +25,7 @@ MIN_AREA_FRAC = 0.04  # a grid covers at least this fraction of the image
 MAX_CELLS = 40  # along one side; more is a texture (squared paper), not a form
 CELL_ASPECT = (0.3, 3.0)  # cell width / height: ruled paper's "cells" are far wider
 LINE_COVER = 0.45  # a lattice line is dark along at least this fraction of the grid's width (height)
+LINE_SHARE = 0.7  # ... and at least this share of the strongest lines' cover
 CELL_MARGIN = 0.08  # cut this fraction of the cell's side inside its lines
 EDGE_BAND = 0.15  # ink touching the crop edge and lying within this fraction of it is a line's remains
 SHARPEN_SIGMA, SHARPEN_AMOUNT = 0.04, 1.5  # unsharp mask: blur radius (fraction of the cell), strength
@@ -351,6 +352,9 @@ def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
     all fall on a line is taken (a faint line may be missed; a stray stroke or a double rule does not count, as it
     is off the even spacing), and each line is snapped to the darkest row near where it is expected.
     """
+    # A line is dark along most of the grid; in a short grid (one or two rows) a digit's stroke is dark along half
+    # of it, so the bar is also raised to a share of the strongest lines'.
+    bar = max(LINE_COVER, LINE_SHARE * float(np.percentile(cover, 99)))
     for k in range(MAX_CELLS, 1, -1):
         tol = max(1, int(min(0.02 * n, 0.2 * n / k)))
         expect = np.arange(1, k) * (n - 1) / k
@@ -360,8 +364,8 @@ def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
             j = lo + int(np.argmax(cover[lo:hi]))
             best.append((j, cover[j]))
         strength = np.array([b[1] for b in best])
-        if (strength >= LINE_COVER).mean() >= 0.75 and (strength >= 0.3 * LINE_COVER).all():
-            pos = [j if c >= LINE_COVER else int(round(e)) for (j, c), e in zip(best, expect)]
+        if (strength >= bar).mean() >= 0.75 and (strength >= 0.3 * bar).all():
+            pos = [j if c >= bar else int(round(e)) for (j, c), e in zip(best, expect)]
             return np.array([0, *pos, n - 1])
     return np.array([0, n - 1])  # one cell this way: a row of boxes
 

@@ -113,12 +113,18 @@ def make_sheet(images: np.ndarray, labels: np.ndarray, seed: int = 0, rows: int 
     if light is not None:
         shade *= light(crng, height, width)
     line = None
-    if ruled or condition == "ruled":
+    if ruled:
         line = np.zeros((height, width), np.float32)
         for r in range(rows):
             y = int(mt + (r + 0.5) * ph + 0.3 * ph)
             cv2.line(line, (0, y), (width - 1, y), 0.45, 2, cv2.LINE_AA)
         cv2.line(line, (ml * 3 // 4, 0), (ml * 3 // 4, height - 1), 0.45, 2, cv2.LINE_AA)
+    if condition == "ruled":  # an exercise book: lines twice per row, crossing the digits' feet and middles
+        line = np.zeros((height, width), np.float32)
+        t = max(2, int(round(0.4 * unit)))
+        for y in np.arange(mt + 0.8 * ph, height, ph / 2):
+            cv2.line(line, (0, int(y)), (width - 1, int(y)), 0.6, t, cv2.LINE_AA)
+        cv2.line(line, (ml * 3 // 4, 0), (ml * 3 // 4, height - 1), 0.6, t, cv2.LINE_AA)
     if condition == "grid":  # a printed form: a box around every digit
         line = np.zeros((height, width), np.float32)
         t = max(2, int(round(0.5 * unit)))
