@@ -191,12 +191,17 @@ def cmd_read_sheet(args) -> int:
 
 # ---------------------------------------------------------------- make-sheet
 def cmd_make_sheet(args) -> int:
-    from .sheet import make_sheet, save_sheet
+    from .sheet import CONDITIONS, make_sheet, save_sheet
 
+    if args.condition not in CONDITIONS:  # checked here: the parser must not import OpenCV to list them
+        print(f"error: unknown condition {args.condition!r}; choose from {', '.join(CONDITIONS)}", file=sys.stderr)
+        return 2
     data = _load_data(args.idx_dir)
-    image, labels, _ = make_sheet(data.x_test, data.y_test, seed=args.seed, rows=args.rows, cols=args.cols)
+    image, labels, _ = make_sheet(data.x_test, data.y_test, seed=args.seed, rows=args.rows, cols=args.cols,
+                                  condition=args.condition)
     save_sheet(args.out, args.labels, image, labels)
-    print(f"wrote {args.out} ({args.rows}×{args.cols} MNIST test digits, seed {args.seed}) and {args.labels}")
+    print(f"wrote {args.out} ({args.rows}×{args.cols} MNIST test digits, seed {args.seed}, {args.condition}) "
+          f"and {args.labels}")
     return 0
 
 
@@ -294,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--rows", type=int, default=15)
     sp.add_argument("--cols", type=int, default=10)
+    sp.add_argument("--condition", default="clean",
+                    help="a hard photo to render (default clean): hard_shadow, soft_shadow, uneven_light, ruled, grid, "
+                         "perspective, rotate, rotate_90, blur_jpeg_noise, low_res, blue_ink, red_ink, pencil, "
+                         "yellow_paper")
     data_opts(sp)
 
     sp = add("models", cmd_models, "List the runs in the store.")

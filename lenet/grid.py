@@ -8,13 +8,13 @@ along that edge (what is left of a line, a neighbour's stroke) is painted over, 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from lenet import ink
 from lenet import preprocess as pp
+from lenet.cells import read_cell
 from lenet.io import to_grey
 
 Box = tuple[int, int, int, int]  # x, y, w, h
@@ -25,11 +25,8 @@ MIN_AREA_FRAC = 0.04  # a grid covers at least this fraction of the image
 MAX_CELLS = 40  # along one side; more is a texture (squared paper), not a form
 CELL_ASPECT = (0.3, 3.0)  # cell width / height: ruled paper's "cells" are far wider
 LINE_COVER = 0.45  # a lattice line is dark along at least this fraction of the grid's width (height)
-CELL_MARGIN = 0.08  # cut this fraction of the cell's side inside its lines
-EDGE_BAND = 0.15  # ink touching the crop edge and lying within this fraction of it is a line's remains
-SHARPEN_SIGMA, SHARPEN_AMOUNT = 0.04, 1.5  # unsharp mask: blur radius (fraction of the cell), strength
-CONTRAST = (0.35, 0.85)  # model-input levels stretched to 0..1 (see _stretch)
-MIN_INK_SIDE = 0.22  # a digit's ink spans at least this fraction of the cell's height (or width)
+LINE_SHARE = 0.7  # ... and at least this share of the strongest lines' cover
+CELL_SIDE = 72  # cells bigger than this are shrunk to it (px)
 
 
 @dataclass
@@ -83,11 +80,18 @@ def find_grid(grey: np.ndarray) -> Grid | None:
         if f < 1 else g
     lines = _line_mask(small)
     min_area = MIN_AREA_FRAC * small.size
-    for quad in _frame_quads(lines, min_area) + _cell_quads(lines, min_area):
-        grid = _flatten(g, quad / f)
-        if grid is not None:
-            return grid
-    return None
+    # A page's own edge on a table, or a frame around the whole form, is a quadrilateral of lines too; the grid
+    # proper is the candidate divided into the most cells. Groups of cells are the fallback, when no frame is
+    # whole (they may take a few big merged cells for a lattice of their own).
+    best = None
+    for quads in (_frame_quads, _cell_quads):
+        for quad in quads(lines, min_area):
+            grid = _flatten(g, quad / f)
+            if grid is not None and (best is None or np.prod(grid.shape) > np.prod(best.shape)):
+                best = grid
+        if best is not None:
+            break
+    return best
 
 
 def read_grid(page_grey: np.ndarray, classify, style: str = pp.DEFAULT_STYLE,
@@ -111,18 +115,16 @@ def read_grid(page_grey: np.ndarray, classify, style: str = pp.DEFAULT_STYLE,
     if grid is None:
         return None
     size = (g.shape[1], g.shape[0])
-    items, crops = [], []
+    items = []
     for r, row in enumerate(grid.cells):
         for c, box in enumerate(row):
-            crop = cell_crop(grid.warped, box)
-            pre = _stretch(pp.preprocess(_sharpen(crop), style, pad_scale, polarity=pp.DARK_ON_LIGHT))
+            crop, pre, empty = read_cell(grid.warped, box, style, pad_scale)
             items.append({"box": grid.to_image(box, size), "grid_box": box, "cell": (r, c), "crop": crop,
-                          "pre": pre, "x": pre.x, "empty": pre.empty or not crop_has_digit(crop)})
-            crops.append(crop)
+                          "pre": pre, "x": pre.x, "empty": empty})
     full = [it for it in items if not it["empty"]]
     probs = np.asarray(classify(np.stack([it["x"] for it in full]).astype(np.float32)), np.float32) \
         if full else np.zeros((0, 10), np.float32)
-    for it, pr in zip(full, probs.reshape(len(full), -1)):
+    for it, pr in zip(full, probs.reshape(len(full), 10)):
         it.update(digit=int(np.argmax(pr)), confidence=float(pr.max()), probs=pr)
     for it in items:
         if it["empty"]:
@@ -131,79 +133,7 @@ def read_grid(page_grey: np.ndarray, classify, style: str = pp.DEFAULT_STYLE,
     return [items[i:i + cols] for i in range(0, len(items), cols)]
 
 
-def cell_crop(warped: np.ndarray, box: Box, margin: float = CELL_MARGIN) -> np.ndarray:
-    """Cut a cell a margin inside its lines and paint over the ink that belongs to the lines or to neighbours.
-
-    Ink touching the crop's edge is dropped when it is thin across that edge (a line's remains, the tip of a
-    neighbour's stroke); a digit that reaches the edge is thick there and kept.
-
-    Args:
-        warped: (H, W) uint8 flattened grid (dark on light).
-        box: the cell (x, y, w, h) in ``warped``.
-        margin: fraction of the cell's side cut on every side.
-
-    Returns:
-        (h, w) uint8, dark ink on light paper, the dropped ink replaced by the paper's grey.
-    """
-    x, y, w, h = box
-    mx, my = int(round(margin * w)), int(round(margin * h))
-    c = warped[y + my:y + h - my, x + mx:x + w - mx].copy()
-    if c.size == 0:
-        return warped[y:y + h, x:x + w].copy()
-    _, mask = ink.ink_map(255 - c, line_span=0.6, keep_frac=0.0)
-    n, lab, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    ch, cw = c.shape
-    bx, by, bw, bh = (st[:, i] for i in range(4))
-    touches = (bx == 0) | (by == 0) | (bx + bw >= cw) | (by + bh >= ch)
-    # A line's remains lie in a band along the edges (an L at a corner too); a digit reaching the edge does not.
-    band = np.ones((ch, cw), bool)
-    bwid_y, bwid_x = max(2, int(EDGE_BAND * ch)), max(2, int(EDGE_BAND * cw))
-    band[bwid_y:ch - bwid_y, bwid_x:cw - bwid_x] = False
-    area = np.bincount(lab.ravel(), minlength=n)
-    in_band = np.bincount(lab[band], minlength=n)
-    drop = touches & (in_band >= 0.75 * np.maximum(area, 1))
-    drop[0] = False
-    if drop.any():
-        gone = cv2.dilate(drop[lab].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        paper = np.median(c[~mask]) if (~mask).any() else 255
-        c[gone] = np.uint8(paper)
-    return c
-
-
-def crop_has_digit(crop: np.ndarray) -> bool:
-    """Is there digit-sized ink in a cell crop (from ``cell_crop``)? Dust and newsprint show-through are not."""
-    _, mask = ink.ink_map(255 - crop, line_span=0.6, keep_frac=0.06)
-    if not mask.any():
-        return False
-    ys, xs = np.nonzero(mask)
-    h, w = crop.shape
-    return (ys.max() - ys.min() + 1) >= MIN_INK_SIDE * h or (xs.max() - xs.min() + 1) >= 0.5 * w
-
-
 # ---------------------------------------------------------------------------------------------------- internals
-def _sharpen(c: np.ndarray) -> np.ndarray:
-    """Unsharp mask at the scale of a stroke: a phone photo's blur fills the loops of small bold digits (an 8, a 9
-    read as a 0); the threshold then finds them open again. (h, w) uint8 -> (h, w) uint8."""
-    sigma = max(1.0, SHARPEN_SIGMA * min(c.shape))
-    f = c.astype(np.float32)
-    return np.clip(f + SHARPEN_AMOUNT * (f - cv2.GaussianBlur(f, (0, 0), sigma)) + 0.5, 0, 255).astype(np.uint8)
-
-
-# ---------------------------------------------------------------------------------------------------- internals
-def _stretch(pre: pp.Preprocessed) -> pp.Preprocessed:
-    """Stretch the model input's levels CONTRAST -> 0..1, kept as a stage before "model input": a blurred photo
-    leaves grey in the loops of small printed digits, which MNIST's strokes never have (an 8 read as a 0).
-    Measured on the dev-set sudokus: 94.2 % of cells with sharpening alone, 96.0 % with this too."""
-    if pre.empty:
-        return pre
-    lo, hi = CONTRAST
-    x = np.clip((pre.x - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
-    stages = {k: v for k, v in pre.stages.items() if k != "model input"}
-    stages["contrast"] = x
-    stages["model input"] = x
-    return replace(pre, stages=stages, x=x)
-
-
 def _line_mask(g: np.ndarray) -> np.ndarray:
     """(H, W) uint8 grey -> (H, W) uint8 {0, 1}: dark straight lines (longer than 1/30 of the image)."""
     h, w = g.shape
@@ -311,6 +241,12 @@ def _flatten(g: np.ndarray, quad: np.ndarray) -> Grid | None:
     ch, cw = float(np.median(np.diff(ys))), float(np.median(np.diff(xs)))
     if not CELL_ASPECT[0] <= cw / ch <= CELL_ASPECT[1]:
         return None
+    s = CELL_SIDE / min(ch, cw)
+    if s < 1:  # big cells only cost time: a digit is read at 28 px
+        W, H = max(8, int(round(W * s))), max(8, int(round(H * s)))
+        warped = cv2.resize(warped, (W, H), interpolation=cv2.INTER_AREA)
+        m = np.diag([s, s, 1.0]) @ m
+        ys, xs = np.minimum(np.round(ys * s).astype(int), H - 1), np.minimum(np.round(xs * s).astype(int), W - 1)
     cells = [[(int(xs[c]), int(ys[r]), int(xs[c + 1] - xs[c]), int(ys[r + 1] - ys[r]))
               for c in range(len(xs) - 1)] for r in range(len(ys) - 1)]
     return Grid(warped=warped, cells=cells, quad=quad.astype(np.float32), matrix=m)
@@ -341,6 +277,9 @@ def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
     all fall on a line is taken (a faint line may be missed; a stray stroke or a double rule does not count, as it
     is off the even spacing), and each line is snapped to the darkest row near where it is expected.
     """
+    # A line is dark along most of the grid; in a short grid (one or two rows) a digit's stroke is dark along half
+    # of it, so the bar is also raised to a share of the strongest lines'.
+    bar = max(LINE_COVER, LINE_SHARE * float(np.percentile(cover, 99)))
     for k in range(MAX_CELLS, 1, -1):
         tol = max(1, int(min(0.02 * n, 0.2 * n / k)))
         expect = np.arange(1, k) * (n - 1) / k
@@ -350,8 +289,8 @@ def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
             j = lo + int(np.argmax(cover[lo:hi]))
             best.append((j, cover[j]))
         strength = np.array([b[1] for b in best])
-        if (strength >= LINE_COVER).mean() >= 0.75 and (strength >= 0.3 * LINE_COVER).all():
-            pos = [j if c >= LINE_COVER else int(round(e)) for (j, c), e in zip(best, expect)]
+        if (strength >= bar).mean() >= 0.75 and (strength >= 0.3 * bar).all():
+            pos = [j if c >= bar else int(round(e)) for (j, c), e in zip(best, expect)]
             return np.array([0, *pos, n - 1])
     return np.array([0, n - 1])  # one cell this way: a row of boxes
 
