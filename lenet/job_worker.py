@@ -1,4 +1,4 @@
-"""The worker process of one job (``python -m lenet.jobs run <job-dir>``): train, save, then evaluate.
+"""The worker process of one job (``python -m lenet.job_worker <job-dir>``): train, save, then evaluate.
 
 It runs at a lower OS priority with a bounded number of TensorFlow threads, so the server that serves everyone's
 pages stays responsive. Progress goes to the job's ``progress.jsonl`` about twice a second — whoever watches reads
@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -50,10 +51,13 @@ class Reporter:
         self.path, self.stop = path, stop
         self.history: list[dict] = []
         self.last = None  # the latest BatchProgress
+        self._mark = None  # (elapsed s, images) once past the first batches, which include graph tracing
         self._t = -math.inf
 
     def batch(self, p) -> None:
         self.last = p
+        if self._mark is None and p.epoch * p.batches + p.batch >= 3:
+            self._mark = (p.elapsed_s, p.images_per_s * p.elapsed_s)
         now = time.monotonic()
         if self.stop.is_set() or now - self._t >= REPORT_EVERY_S or p.batch == p.batches:
             self._t = now
@@ -68,6 +72,16 @@ class Reporter:
     def epoch(self, row: dict) -> None:
         self.history.append(row)
         jobs.append_progress(self.path, {"type": "epoch", **row})
+
+    def speed(self) -> tuple[float | None, float]:
+        """Steady training speed (images/s after the first batches) and the seconds lost to warm-up before it."""
+        p = self.last
+        if p is None:
+            return None, 0.0
+        if self._mark is None or p.elapsed_s - self._mark[0] < 0.5:
+            return p.images_per_s, 0.0
+        ips = (p.images_per_s * p.elapsed_s - self._mark[1]) / (p.elapsed_s - self._mark[0])
+        return ips, max(0.0, self._mark[0] - self._mark[1] / ips)
 
     def partial_row(self) -> dict | None:
         """The history row of an epoch cut short by Stop (its running train loss and accuracy)."""
@@ -222,10 +236,10 @@ def run_job(path: Path) -> int:
         run = save_run(model, config, history=history, stopped=stopped, seconds=seconds, name=spec.get("name"),
                        root=spec["root"], extra=extra)
         saved_at = time.time()
-        ips = reporter.last.images_per_s if reporter.last is not None else None
+        ips, warmup = reporter.speed()
         jobs.update_status(path, state=jobs.EVALUATING, phase="Saved; measuring it on the MNIST test images…",
                            run_path=str(run.path), saved_at=saved_at, stopped=stopped, train_seconds=seconds,
-                           images_per_s=ips if not ft else None, startup_s=startup)
+                           images_per_s=ips if not ft else None, startup_s=startup + warmup)
         t_eval = time.perf_counter()
         results = _evaluate(path, spec, model, mnist, run, ft)
         jobs.update_status(path, state=jobs.STOPPED if stopped else jobs.DONE, finished_at=time.time(),
@@ -243,3 +257,16 @@ def run_job(path: Path) -> int:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
         jobs.pump(path.parent.parent)  # the next queued job starts now, whether or not a page is open
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lenet.job_worker <job-dir>``: started by ``lenet.jobs.launch``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m lenet.job_worker <job-dir>", file=sys.stderr)
+        return 2
+    return run_job(Path(argv[0]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,7 +6,7 @@ about once a second by the worker), ``user.npz`` (a fine-tune's digits), a ``sto
 and ``worker.log``. The folder *is* the queue: every session of every server — and the CLI — sees the same jobs,
 and a reload loses nothing. Job ids sort by submission time, so queue order is folder-name order.
 
-At most ``max_running()`` workers run at once (``python -m lenet.jobs run <job-dir>``, see ``lenet.job_worker``);
+At most ``max_running()`` workers run at once (``python -m lenet.job_worker <job-dir>``);
 ``pump()`` starts queued jobs when a slot is free. It runs on submit, when a worker ends and whenever a page reads
 the queue, under a file lock, so two processes never start the same job. A worker holds ``worker.lock`` for its
 life: a job whose lock is free while its state says running has lost its worker and is marked failed.
@@ -263,7 +263,7 @@ def launch(path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT),
                                                                     os.environ.get("PYTHONPATH")])))
     with open(path / "worker.log", "ab") as log:
-        _CHILDREN.append(subprocess.Popen([sys.executable, "-m", "lenet.jobs", "run", str(path)], cwd=PROJECT_ROOT,
+        _CHILDREN.append(subprocess.Popen([sys.executable, "-m", "lenet.job_worker", str(path)], cwd=PROJECT_ROOT,
                                           env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                           start_new_session=True))
 
@@ -371,18 +371,3 @@ def remaining_seconds(job: Job, speed: dict | None) -> float | None:
     if job.state == EVALUATING:
         return (speed or {}).get("eval_s", 0.0)
     return estimate_seconds(job.config, speed)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lenet.jobs run <job-dir>``: the worker entry point (started by ``launch``)."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] != "run":
-        print("usage: python -m lenet.jobs run <job-dir>", file=sys.stderr)
-        return 2
-    from .job_worker import run_job
-
-    return run_job(Path(argv[1]))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
