@@ -102,3 +102,15 @@ def test_real_job_stops_within_two_seconds_and_is_saved(private_store, one_at_a_
     assert 0.1 < run.accuracy == job.status["test_accuracy"] and job.evaluation["done"] == 10_000
     assert len(job.points) >= 1 and job.progress["epoch"] == 0
     assert json.loads((job.path / jobs.SPEC).read_text())["config"]["epochs"] == 40
+
+
+def test_settings_that_cannot_train_end_as_a_message(private_store, one_at_a_time, monkeypatch):
+    """A job whose settings fail ends "failed" with a message for users, not a traceback"""
+    from lenet import job_worker
+
+    monkeypatch.setattr(job_worker, "_bound_tensorflow", lambda: None)  # in this process: keep its priority
+    job = jobs.submit(TrainConfig(arch="lenet1", optimizer="nope", epochs=1, train_subset=64), start=False)
+    assert job_worker.run_job(job.path) == 1
+    job = jobs.read_job(job.path)
+    assert job.state == "failed" and "cannot be trained" in job.status["error"]
+    assert "Traceback" not in job.status["error"] and not job.run_path

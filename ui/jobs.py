@@ -161,7 +161,11 @@ def job_view(job: q.Job, key: str, all_jobs: list[q.Job] | None = None) -> None:
         note = " It stopped early, is marked stopped and is usable." if job.state == "stopped" else ""
         st.success(f"Saved as **{Path(job.run_path).name}** — {acc_text}, after "
                    f"{job.status.get('train_seconds', 0):.1f} s of training.{note}")
-        if job.kind == "train":
+        if job.run_path != state.active_run_path():
+            if st.button("Use it as the active model", key=f"{key}_use", icon=":material/check:"):
+                state.set_active(job.run_path)
+                st.rerun()  # the whole app: the sidebar picker shows it
+        elif job.kind == "train":
             st.page_link("pages/evaluate.py", label="Evaluate it: confusion matrix and mistakes",
                          icon=":material/grid_on:")
     if job.points or job.history:

@@ -259,7 +259,7 @@ def sidebar() -> None:
 
     with st.sidebar:
         # Wide enough to read "name · architecture · accuracy" in the picker.
-        st.html('<style>[data-testid="stSidebar"][aria-expanded="true"]{min-width: 22rem}</style>')
+        st.html('<style>[data-testid="stSidebar"][data-collapsed="false"]{min-width: 26rem}</style>')
         _jobs_sidebar()
         # Load the chosen model before drawing the picker: when it is unusable, the fallback and its warning show
         # in this very run (a page finding out later would leave the picker naming the broken run). Cached, so the
