@@ -212,11 +212,12 @@ def finetune(model, user_x: np.ndarray, user_y: np.ndarray, mnist: Mnist, ft: Fi
         evaluation = mnist_after if n_eval == len(mnist.x_test) else None
         out.run = save_run(tuned, cfg, history=result.history, evaluation=evaluation, stopped=result.stopped,
                            seconds=result.seconds, name=name, root=root,
-                           extra=_extra(source, ft, split, before, after, user_x, user_y, n_eval))
+                           extra=run_extra(source, ft, split, before, after, user_x, user_y, n_eval))
     return out
 
 
-def _extra(source, ft, split, before, after, user_x, user_y, n_eval) -> dict:
+def run_extra(source, ft, split, before, after, user_x, user_y, n_eval) -> dict:
+    """The metadata a fine-tuned run carries (source, settings, user data digest, before/after accuracies)."""
     digest = hashlib.sha256(np.ascontiguousarray(user_x).tobytes() + np.asarray(user_y).tobytes()).hexdigest()[:12]
     blob = json.dumps({"source": str(source), "ft": ft.to_dict(), "data": digest}, sort_keys=True)
     return {

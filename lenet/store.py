@@ -372,3 +372,11 @@ def rename_run(ref: str, new_name: str, root: str | Path | None = None) -> Run:
     meta = dict(run.meta, name=new_name)
     _write_json(run.path / META, meta)
     return Run(path=run.path, meta=meta)
+
+
+def update_meta(ref: str | Path, changes: dict, root: str | Path | None = None) -> Run:
+    """Merge ``changes`` into a run's metadata, atomically (e.g. its test accuracy, measured after saving)."""
+    run = read_run(resolve(ref, root))
+    meta = {**run.meta, **changes}
+    _write_json(run.path / META, meta)
+    return Run(path=run.path, meta=meta)
