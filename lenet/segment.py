@@ -34,20 +34,27 @@ def find_digits(grey: np.ndarray, *, polarity: str | None = None) -> list[list[B
         Rows top to bottom, each a list of boxes (x, y, w, h) left to right, in the given image's pixels.
         An empty page gives [].
     """
+    return find_digits_and_ink(grey, polarity=polarity)[0]
+
+
+def find_digits_and_ink(grey: np.ndarray, *, polarity: str | None = None) -> tuple[list[list[Box]], np.ndarray]:
+    """``find_digits``, also returning the ink it looked at.
+
+    Returns:
+        (rows, ink): rows as from ``find_digits``; ink (h, w) bool, the ink mask on the working copy (the page
+        shrunk to at most WORK_SIDE), for showing.
+    """
     g = to_grey(grey)
     h0, w0 = g.shape
     f = min(1.0, WORK_SIDE / max(h0, w0))
     work = cv2.resize(g, (max(1, round(w0 * f)), max(1, round(h0 * f))), interpolation=cv2.INTER_AREA) \
         if f < 1 else g
     p = pp.to_mnist_polarity(work, polarity or pp.detect_polarity(g))
-    boxes = _find_boxes(p)
+    boxes, mask = _find_boxes(p)
     if not boxes:
-        return []
+        return [], mask
     rows = _join_close_in_rows(_rows(boxes))
-    out = []
-    for row in rows:
-        out.append([_scale_box(b, 1 / f, w0, h0) for b in row])
-    return out
+    return [[_scale_box(b, 1 / f, w0, h0) for b in row] for row in rows], mask
 
 
 def crop_digits(grey: np.ndarray, rows: list[list[Box]], margin: float = CROP_MARGIN) -> list[list[np.ndarray]]:
@@ -116,10 +123,25 @@ def read_sheet(grey: np.ndarray, classify: Classifier, style: str = pp.DEFAULT_S
     """
     g = to_grey(grey)
     polarity = pp.detect_polarity(g)
-    rows = find_digits(g, polarity=polarity)
+    return read_digits(g, find_digits(g, polarity=polarity), classify, style, pad_scale, polarity=polarity)
+
+
+def read_digits(grey: np.ndarray, rows: list[list[Box]], classify: Classifier, style: str = pp.DEFAULT_STYLE,
+                pad_scale: float = pp.DEFAULT_PAD_SCALE, *, polarity: str = pp.DARK_ON_LIGHT) -> list[list[dict]]:
+    """Cut out, preprocess and classify digits already found (one classify call for the whole page).
+
+    Args:
+        grey: (H, W) uint8 page the boxes refer to.
+        rows: boxes as from ``find_digits``.
+        classify, style, pad_scale: as for ``read_sheet``.
+        polarity: the page's polarity.
+
+    Returns:
+        rows of dicts as from ``read_sheet``.
+    """
     if not rows:
         return []
-    crops = crop_digits(g, rows)
+    crops = crop_digits(grey, rows)
     pres = [[pp.preprocess(c, style, pad_scale, polarity=polarity) for c in row] for row in crops]
     xs = np.stack([p.x for row in pres for p in row]).astype(np.float32)
     probs = np.asarray(classify(xs), dtype=np.float32).reshape(len(xs), -1)
@@ -137,18 +159,18 @@ def read_sheet(grey: np.ndarray, classify: Classifier, style: str = pp.DEFAULT_S
 
 
 # ---------------------------------------------------------------------------------------------------- internals
-def _find_boxes(p: np.ndarray) -> list[Box]:
-    """Light-ink-on-dark page -> digit boxes (unordered), in p's pixels."""
+def _find_boxes(p: np.ndarray) -> tuple[list[Box], np.ndarray]:
+    """Light-ink-on-dark page -> digit boxes (unordered) and the ink mask, in p's pixels."""
     h, w = p.shape
-    k = _odd(max(7, min(h, w) // 12))
+    k = ink.odd(max(7, min(h, w) // 12))
     boxes, mask = _boxes_with_kernel(p, k)
     if boxes:
         # Strokes wider than the background window come out hollow: redo with a window sized to the digits.
         h_med = float(np.median([b[3] for b in boxes]))
-        k2 = _odd(max(0.6 * h_med, 4 * ink.stroke_width(mask)))
+        k2 = ink.odd(max(0.6 * h_med, 4 * ink.stroke_width(mask)))
         if k2 > 1.5 * k:
-            boxes, _ = _boxes_with_kernel(p, min(k2, _odd(max(h, w))))
-    return boxes
+            boxes, mask = _boxes_with_kernel(p, min(k2, ink.odd(max(h, w))))
+    return boxes, mask
 
 
 def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
@@ -308,11 +330,6 @@ def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
                 merged.append(b)
         out.append(merged)
     return out
-
-
-def _odd(n: float) -> int:
-    n = int(n)
-    return n if n % 2 else n + 1
 
 
 def _scale_box(b: Box, k: float, w: int, h: int) -> Box:

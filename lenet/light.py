@@ -1,0 +1,83 @@
+"""Evening out the light on a photographed page: shadows, gradients, vignetting, tinted paper -> white paper.
+
+The paper's own colour is estimated per channel by a morphological closing much wider than a pen stroke (dark
+ink is filled in, the paper and the steps of hard shadows are kept) and divided out. The darkest of the three
+ratios is kept, so blue, black and red pen and pencil all become dark ink while yellow or grey paper becomes white.
+Pure functions, array in -> array out.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from lenet.ink import odd, stroke_width
+
+WORK_SIDE = 512  # the background is estimated on a copy this big: it is smooth, and closings are slow
+KERNEL_FRAC = 1 / 25  # first closing: 1/25 of the page's side, several times a handwritten stroke on a sheet
+DARK_FLOOR = 0.4  # backgrounds darker than this fraction of the bright paper are taken as this (no noise boost)
+INK_RATIO = 0.78  # pixels below this fraction of their paper are ink when measuring strokes
+
+
+def paper_colour(rgb: np.ndarray, kernel_frac: float = KERNEL_FRAC) -> np.ndarray:
+    """Estimate the paper's colour under the ink, per channel.
+
+    The closing kernel starts at ``kernel_frac`` of the longer side; if the strokes found are thick for it (a
+    single big digit filling the frame), it grows until the strokes are filled in too.
+
+    Args:
+        rgb: (H, W, 3) uint8 (or (H, W) grey).
+        kernel_frac: first closing side as a fraction of the longer side.
+
+    Returns:
+        (h, w, C) float32 paper level on a small copy (longer side <= WORK_SIDE); resize it to use it.
+    """
+    a = rgb if rgb.ndim == 3 else rgb[:, :, None]
+    h, w = a.shape[:2]
+    f = min(1.0, WORK_SIDE / max(h, w))
+    small = cv2.resize(a, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) \
+        if f < 1 else a.copy()
+    if small.ndim == 2:
+        small = small[:, :, None]
+    side = max(small.shape[:2])
+    k = odd(max(5, side * kernel_frac))
+    while True:
+        bg = _close(small, k)
+        ratio = (small.astype(np.float32) / np.maximum(bg, 1.0)).min(axis=2)
+        sw = stroke_width(ratio < INK_RATIO)
+        # A stroke wider than a quarter of the kernel was not filled in: its middle passed for paper.
+        if sw <= k / 4 or k >= side:
+            return bg
+        k = odd(min(side, 3 * k))
+
+
+def even_light(rgb: np.ndarray, kernel_frac: float = KERNEL_FRAC) -> np.ndarray:
+    """Divide out the paper's colour and light.
+
+    Args:
+        rgb: (H, W, 3) uint8 RGB (or (H, W) grey) photo or scan of a page.
+        kernel_frac: see ``paper_colour``.
+
+    Returns:
+        (H, W) uint8 grey: paper ~255, ink dark, shadows and paper tint gone.
+    """
+    a = rgb if rgb.ndim == 3 else rgb[:, :, None]
+    h, w = a.shape[:2]
+    bg = paper_colour(a, kernel_frac)
+    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR) if bg.shape[:2] != (h, w) else bg
+    if bg.ndim == 2:
+        bg = bg[:, :, None]
+    # In a dark area (the table around a page, a deep shadow) dividing would blow sensor noise up into "ink".
+    bright = np.percentile(bg.reshape(-1, bg.shape[2]), 90, axis=0).astype(np.float32)
+    bg = np.maximum(bg, DARK_FLOOR * bright)
+    ratio = (a.astype(np.float32) / bg).min(axis=2)
+    return np.clip(ratio * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _close(small: np.ndarray, k: int) -> np.ndarray:
+    """(h, w, C) uint8 -> (h, w, C) float32: closing by a k x k square, then a light median to drop texture."""
+    se = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, se, borderType=cv2.BORDER_REPLICATE)
+    if closed.ndim == 2:
+        closed = closed[:, :, None]
+    out = np.stack([cv2.medianBlur(closed[:, :, c], 5) for c in range(closed.shape[2])], axis=2)
+    return out.astype(np.float32)
