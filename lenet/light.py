@@ -15,6 +15,7 @@ from lenet.ink import odd, stroke_width
 WORK_SIDE = 512  # the background is estimated on a copy this big: it is smooth, and closings are slow
 KERNEL_FRAC = 1 / 25  # first closing: 1/25 of the page's side, several times a handwritten stroke on a sheet
 DARK_FLOOR = 0.4  # backgrounds darker than this fraction of the bright paper are taken as this (no noise boost)
+TINT_FLOOR = 0.6  # channels whose paper level is below this fraction of the brightest channel's are left out
 INK_RATIO = 0.78  # pixels below this fraction of their paper are ink when measuring strokes
 
 
@@ -41,8 +42,8 @@ def paper_colour(rgb: np.ndarray, kernel_frac: float = KERNEL_FRAC) -> np.ndarra
     side = max(small.shape[:2])
     k = odd(max(5, side * kernel_frac))
     while True:
-        bg = _close(small, k)
-        ratio = (small.astype(np.float32) / np.maximum(bg, 1.0)).min(axis=2)
+        bg = _paper_at(small, k)
+        ratio = _ratio(small, bg)
         sw = stroke_width(ratio < INK_RATIO)
         # A stroke wider than a quarter of the kernel was not filled in: its middle passed for paper.
         if sw <= k / 4 or k >= side:
@@ -66,18 +67,28 @@ def even_light(rgb: np.ndarray, kernel_frac: float = KERNEL_FRAC) -> np.ndarray:
     bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR) if bg.shape[:2] != (h, w) else bg
     if bg.ndim == 2:
         bg = bg[:, :, None]
-    # In a dark area (the table around a page, a deep shadow) dividing would blow sensor noise up into "ink".
-    bright = np.percentile(bg.reshape(-1, bg.shape[2]), 90, axis=0).astype(np.float32)
-    bg = np.maximum(bg, DARK_FLOOR * bright)
-    ratio = (a.astype(np.float32) / bg).min(axis=2)
-    return np.clip(ratio * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(_ratio(a, bg) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _close(small: np.ndarray, k: int) -> np.ndarray:
-    """(h, w, C) uint8 -> (h, w, C) float32: closing by a k x k square, then a light median to drop texture."""
-    se = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, se, borderType=cv2.BORDER_REPLICATE)
-    if closed.ndim == 2:
-        closed = closed[:, :, None]
-    out = np.stack([cv2.medianBlur(closed[:, :, c], 5) for c in range(closed.shape[2])], axis=2)
+def _ratio(a: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """(H, W, C) uint8 image and (H, W, C) float32 paper level -> (H, W) float32: darkest image/paper ratio."""
+    # A dark area (the table around a page, a deep shadow) is no paper to read: dividing would blow its texture
+    # and sensor noise up into "ink". It is shown as blank paper.
+    bright = np.percentile(bg[::4, ::4].reshape(-1, bg.shape[2]), 90, axis=0).astype(np.float32)
+    dark = (bg < DARK_FLOOR * bright).all(axis=2)
+    # A channel the paper hardly reflects (blue on yellow paper) holds mostly noise: it does not vote.
+    use = bright >= TINT_FLOOR * bright.max()
+    ratio = (a[:, :, use].astype(np.float32) / np.maximum(bg[:, :, use], DARK_FLOOR * bright[use])).min(axis=2)
+    ratio[dark] = 1.0
+    return ratio
+
+
+def _paper_at(small: np.ndarray, k: int) -> np.ndarray:
+    """(h, w, C) uint8 -> (h, w, C) float32 paper level: the median over a k x k window per channel.
+
+    A median ignores ink that covers less than half of the window and, unlike a blur, keeps the sharp step of a
+    hard shadow's edge; unlike a closing it is not pulled up to the brightest grains of the paper's noise (which
+    would leave a grey haze along every line of writing).
+    """
+    out = np.stack([cv2.medianBlur(small[:, :, c], k) for c in range(small.shape[2])], axis=2)
     return out.astype(np.float32)

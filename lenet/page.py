@@ -14,6 +14,7 @@ import numpy as np
 
 from lenet import preprocess as pp
 from lenet import segment
+from lenet.io import to_grey
 from lenet.light import even_light
 
 DOUBT_CONFIDENCE = 0.7  # a digit read with less confidence than this is marked doubtful
@@ -100,8 +101,6 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
         return a
     if a.ndim == 3 and a.shape[2] == 4 and a.dtype == np.uint8 and a[:, :, 3].min() == 255:
         return np.ascontiguousarray(a[:, :, :3])
-    from lenet.io import to_grey
-
     g = to_grey(a)
     return np.repeat(g[:, :, None], 3, axis=2)
 
@@ -121,28 +120,16 @@ def find_page(rgb: np.ndarray) -> np.ndarray | None:
     small = cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) \
         if f < 1 else rgb
     v = cv2.GaussianBlur(small.max(axis=2), (5, 5), 0)  # brightness: yellow paper is as bright as white
-    sh, sw = v.shape
-    t, mask = cv2.threshold(v, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    k = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
-    mask = cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k), cv2.MORPH_OPEN, k)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
+    otsu, _ = cv2.threshold(v, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # A lit patch of table can join the page at Otsu's level, and a shadow can cut it at a higher one: try a few
+    # levels and keep the largest region that is a clean quadrilateral on a darker ground.
+    found = [q for t in np.linspace(otsu, max(otsu, float(np.percentile(v, 97)) - 10), 9)
+             if (q := _page_at(v, t)) is not None]
+    if not found:
         return None
-    c = max(contours, key=cv2.contourArea)
-    area = cv2.contourArea(c)
-    if not MIN_PAGE_AREA * sh * sw <= area <= 0.95 * sh * sw:
-        return None
-    quad = _quad(cv2.convexHull(c))
-    if cv2.contourArea(quad) <= 0 or area / cv2.contourArea(quad) < 0.85:
-        return None  # the bright region is not a quadrilateral
-    if _edges_on_border(quad, sw, sh) >= 2:
-        return None  # a lit part of a scan, cut by the image's edges, not a sheet lying on a table
-    inside = np.zeros_like(mask)
-    cv2.fillConvexPoly(inside, quad.astype(np.int32), 255)
-    ring = cv2.dilate(inside, np.ones((15, 15), np.uint8)) > 0
-    out = ring & ~(inside > 0)
-    if out.sum() < 50 or np.median(v[out]) > PAGE_CONTRAST * np.median(v[inside > 0]):
-        return None
+    # Of the regions nearly as big as the biggest (not a page cut short by a shadow), the most quadrilateral.
+    biggest = max(area for _, area, _ in found)
+    quad = max((f for f in found if f[1] >= 0.6 * biggest), key=lambda f: f[2])[0]
     centre = quad.mean(axis=0)
     quad = centre + (quad - centre) * (1 - 2 * PAGE_INSET)
     return (quad / f).astype(np.float32)
@@ -218,6 +205,36 @@ def draw_boxes(grey: np.ndarray, read: list[list[dict]]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------- internals
 def _count_digits(read: list[list[dict]]) -> int:
     return sum(not d["empty"] for row in read for d in row)
+
+
+def _page_at(v: np.ndarray, t: float) -> tuple[np.ndarray, float, float] | None:
+    """The largest region brighter than t, if it is a page: (quad in v's pixels, its area, how well the quad
+    covers the region (IoU)) or None."""
+    sh, sw = v.shape
+    mask = (v > t).astype(np.uint8) * 255
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
+    mask = cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k), cv2.MORPH_OPEN, k)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    c = max(contours, key=cv2.contourArea)
+    area = cv2.contourArea(c)
+    if not MIN_PAGE_AREA * sh * sw <= area <= 0.95 * sh * sw:
+        return None
+    quad = _quad(cv2.convexHull(c))
+    if _edges_on_border(quad, sw, sh) >= 2:
+        return None  # a lit part of a scan, cut by the image's edges, not a sheet lying on a table
+    region = np.zeros_like(mask)
+    cv2.drawContours(region, [c], -1, 255, cv2.FILLED)
+    inside = np.zeros_like(mask)
+    cv2.fillConvexPoly(inside, quad.astype(np.int32), 255)
+    inter = np.count_nonzero(region & inside)
+    if inter < 0.9 * (np.count_nonzero(region) + np.count_nonzero(inside) - inter):
+        return None  # the bright region is not a quadrilateral (a page joined to a lit patch of table)
+    ring = (cv2.dilate(inside, np.ones((15, 15), np.uint8)) > 0) & (inside == 0)
+    if ring.sum() < 50 or np.median(v[ring]) > PAGE_CONTRAST * np.median(v[inside > 0]):
+        return None
+    return quad, float(cv2.contourArea(quad)), inter / (np.count_nonzero(region) + np.count_nonzero(inside) - inter)
 
 
 def _quad(hull: np.ndarray) -> np.ndarray:

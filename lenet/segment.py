@@ -12,7 +12,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from lenet import ink
+from lenet import blobs, ink
 from lenet import preprocess as pp
 from lenet.io import to_grey
 
@@ -176,102 +176,21 @@ def _find_boxes(p: np.ndarray) -> tuple[list[Box], np.ndarray]:
 def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
     h, w = p.shape
     _, mask = ink.ink_map(p, bg_kernel=k, line_span=0.4, keep_frac=0.05)
-    n, _, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, labels, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return [], mask
-    boxes = _attach_fragments(_merge_parts(st[1:, :4].astype(np.int64)))
+    keep = blobs.digit_like(mask, st[1:], labels)
+    if not keep.all():
+        mask = np.concatenate([[False], keep])[labels]
+    if not keep.any():
+        return [], mask
+    boxes = blobs.attach_fragments(blobs.merge_parts(st[1:][keep, :4].astype(np.int64)))
     if len(boxes) >= 3:
         # Page edges, a leftover line or a shadow's rim are far bigger than the digits.
-        h_ref = _typical_height(np.array(boxes, np.float64))
+        h_ref = blobs.typical_height(np.array(boxes, np.float64))
         boxes = [b for b in boxes if b[3] <= 3 * h_ref and b[2] <= 4 * h_ref]
+    boxes = blobs.split_wide(boxes, mask)
     return boxes, mask
-
-
-def _typical_height(a: np.ndarray) -> float:
-    """Median height of the boxes (n, 4) that are not much smaller than the big ones (specks, bits)."""
-    big = np.maximum(a[:, 2], a[:, 3]).astype(np.float64)
-    return float(np.median(a[:, 3][big >= 0.5 * np.percentile(big, 90)]))
-
-
-def _attach_fragments(boxes: list[Box]) -> list[Box]:
-    """Small pieces (a stroke drawn apart, a broken line) join the nearest digit if it is close; small pieces
-    far from any digit are specks and go."""
-    if len(boxes) < 2:
-        return boxes
-    a = np.array(boxes, np.float64)
-    h_ref = _typical_height(a)
-    small = a[:, 3] < 0.6 * h_ref  # digits are tall; a cap, a bar or a dash is not
-    if small.all():
-        return boxes
-    x0, y0, x1, y1 = a[:, 0], a[:, 1], a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-    big_idx = np.flatnonzero(~small)
-    grown = {int(i): [x0[i], y0[i], x1[i], y1[i]] for i in big_idx}
-    for i in np.flatnonzero(small):
-        lo, hi = sorted((a[i, 2], a[i, 3]))
-        if hi < 0.3 * h_ref and hi < 2 * lo:
-            continue  # a small round blob is a speck, not a stroke
-        gx = np.maximum(0, np.maximum(x0[big_idx] - x1[i], x0[i] - x1[big_idx]))
-        gy = np.maximum(0, np.maximum(y0[big_idx] - y1[i], y0[i] - y1[big_idx]))
-        d = np.maximum(gx, gy)
-        j = int(big_idx[np.argmin(d)])
-        g = grown[j]
-        m = [min(g[0], x0[i]), min(g[1], y0[i]), max(g[2], x1[i]), max(g[3], y1[i])]
-        if d.min() <= 0.3 * h_ref and m[2] - m[0] <= 1.3 * h_ref and m[3] - m[1] <= 1.5 * h_ref:
-            grown[j] = m
-        elif a[i, 3] >= 0.4 * h_ref:
-            grown[int(i)] = [x0[i], y0[i], x1[i], y1[i]]  # small but not tiny, and alone: keep it
-    return [(int(g[0]), int(g[1]), int(g[2] - g[0]), int(g[3] - g[1])) for g in grown.values()]
-
-
-def _merge_parts(b: np.ndarray) -> list[Box]:
-    """Union boxes that are parts of one digit: overlapping a lot, or stacked closely in the same column."""
-    boxes = [tuple(int(v) for v in r) for r in b]
-    for _ in range(4):
-        n = len(boxes)
-        if n < 2:
-            break
-        a = np.array(boxes, np.float64)
-        x0, y0, bw, bh = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
-        x1, y1 = x0 + bw, y0 + bh
-        h_ref = _typical_height(a)
-        xo = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
-        yo = np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None])
-        min_w = np.minimum(bw[:, None], bw[None])
-        min_area = np.minimum((bw * bh)[:, None], (bw * bh)[None])
-        merged_h = np.maximum(y1[:, None], y1[None]) - np.minimum(y0[:, None], y0[None])
-        merged_w = np.maximum(x1[:, None], x1[None]) - np.minimum(x0[:, None], x0[None])
-        inter = np.clip(xo, 0, None) * np.clip(yo, 0, None)
-        overlap = inter >= 0.4 * min_area
-        stacked = (xo >= 0.25 * min_w) & (-yo <= 0.35 * h_ref) & (merged_h <= 1.6 * h_ref)
-        join = (overlap | stacked) & (merged_w <= 1.6 * h_ref) & (merged_h <= 1.8 * h_ref)
-        np.fill_diagonal(join, False)
-        if not join.any():
-            break
-        # Union pairs closest first, and only while the union still looks like one digit: a speck between two
-        # digits of neighbouring rows must not chain them together.
-        gap = np.maximum(np.clip(-xo, 0, None), np.clip(-yo, 0, None))
-        ii, jj = np.nonzero(np.triu(join))
-        parent = list(range(n))
-        ext = {i: [x0[i], y0[i], x1[i], y1[i]] for i in range(n)}
-
-        def find(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        for k in np.argsort(gap[ii, jj], kind="stable"):
-            ri, rj = find(int(ii[k])), find(int(jj[k]))
-            if ri == rj:
-                continue
-            a_, b_ = ext[ri], ext[rj]
-            u = [min(a_[0], b_[0]), min(a_[1], b_[1]), max(a_[2], b_[2]), max(a_[3], b_[3])]
-            if u[2] - u[0] <= 1.6 * h_ref and u[3] - u[1] <= 1.8 * h_ref:
-                parent[rj] = ri
-                ext[ri] = u
-        boxes = [(int(e[0]), int(e[1]), int(e[2] - e[0]), int(e[3] - e[1]))
-                 for i, e in ext.items() if find(i) == i]
-    return boxes
 
 
 def _rows(boxes: list[Box]) -> list[list[Box]]:
@@ -313,7 +232,7 @@ def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
     if len(steps) < 3:
         return rows
     pitch = float(np.median(steps))
-    h_ref = _typical_height(np.concatenate(a))
+    h_ref = blobs.typical_height(np.concatenate(a))
     out = []
     for row in rows:
         merged = [row[0]]
