@@ -132,7 +132,10 @@ def digit_like(mask: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> np.nd
     sw_ref = float(np.median(stroke[keep & big])) if (keep & big).any() else float(np.median(stroke[keep]))
     fill = area / np.maximum(w * h, 1.0)
     keep &= ~((h > 2.5 * h_ref) | (w > 4 * h_ref))  # a shadow's rim, a page edge, a ruled line left over
-    keep &= ~((fill > 0.6) & (np.minimum(w, h) > 0.35 * h_ref))  # solid: a blot, a patch of shadow, a logo
+    # Solid: a blot, a patch of shadow, a logo (a bold 8 fills 60 % of its box too, but with strokes of the
+    # page's width).
+    solid = (fill > 0.8) | ((fill > 0.6) & (stroke > 1.8 * sw_ref))
+    keep &= ~(solid & (np.minimum(w, h) > 0.35 * h_ref))
     keep &= ~((stroke > 2.5 * sw_ref) & big)  # drawn with a far broader pen than the rest: not handwriting
     keep &= ~((w > 1.5 * h_ref) & (h < 0.2 * h_ref))  # a flat line, not a digit
     return keep

@@ -25,6 +25,7 @@ MAX_PAGE_SIDE = 2000  # the flattened page is kept at most this big (segment wor
 MIN_PAGE_AREA = 0.08  # a "page" smaller than this fraction of the photo is a bright object, not the sheet
 PAGE_CONTRAST = 0.72  # the table around a page is darker than this fraction of the page
 PAGE_INSET = 0.01  # the found corners are pulled in by this fraction so no sliver of table stays on the page
+ASPECT_DOUBT = 0.15  # digits' median height/width within 1 +- this: the boxes cannot tell upright from sideways
 ORIENT_MARGIN = 0.15  # a turn must raise the mean log-confidence by this much to beat "as stored"
 SHEET_MIN_DIGITS = 3  # several digit-like blobs make a sheet
 
@@ -71,16 +72,7 @@ def read_page(image: np.ndarray, classify: segment.Classifier, style: str = DEFA
     stages["flattened"] = flat
     even = even_light(flat)
     stages["light evened"] = even
-    rows, ink = segment.find_digits_and_ink(even, polarity=pp.DARK_ON_LIGHT)
-    read = segment.read_digits(even, rows, classify, style, pad_scale)
-    turn = 0
-    if _count_digits(read) >= SHEET_MIN_DIGITS:
-        turn = find_orientation(read, classify)
-    page = even
-    if turn:
-        page = np.ascontiguousarray(np.rot90(even, turn // 90))
-        rows, ink = segment.find_digits_and_ink(page, polarity=pp.DARK_ON_LIGHT)
-        read = segment.read_digits(page, rows, classify, style, pad_scale)
+    page, turn, read, ink = _upright(even, classify, style, pad_scale)
     # --- grid reading plugs in here: lenet.grid.read_grid(page, classify, style, pad_scale) -> rows | None
     # (HARDGEN), called on the upright page; when it returns rows, they replace `read` and `grid` is set.
     grid = None
@@ -160,21 +152,47 @@ def flatten(rgb: np.ndarray, quad: np.ndarray | None) -> np.ndarray:
                                borderMode=cv2.BORDER_REPLICATE)
 
 
-def find_orientation(read: list[list[dict]], classify: segment.Classifier) -> int:
-    """Which turn reads the page best: the model's mean log-confidence over the digits, each turned 0/90/180/270
-    degrees counter-clockwise (one batched classify call). A turn must win by ORIENT_MARGIN to replace 0.
+def _upright(even: np.ndarray, classify: segment.Classifier, style: str, pad_scale: float
+             ) -> tuple[np.ndarray, int, list[list[dict]], np.ndarray]:
+    """Turn the page so its digits stand upright and read it: (page, turn, rows read, ink mask).
 
-    Returns:
-        0, 90, 180 or 270.
+    Digits are taller than wide, so the boxes' shape tells upright (0/180) from sideways (90/270) pages; the model
+    tells a page from its upside-down self, and decides the axis too when the boxes' shape cannot.
     """
-    xs = np.stack([d["x"] for row in read for d in row if not d["empty"]]).astype(np.float32)
-    if len(xs) == 0:
-        return 0
-    batch = np.concatenate([np.rot90(xs, k, axes=(1, 2)) for k in range(4)])
-    probs = np.asarray(classify(np.ascontiguousarray(batch)), np.float32).reshape(4, len(xs), -1)
-    score = np.log(np.clip(probs.max(axis=2), 1e-6, 1)).mean(axis=1)
-    best = int(np.argmax(score))
-    return 90 * best if score[best] > score[0] + ORIENT_MARGIN else 0
+    rows, ink = segment.find_digits_and_ink(even, polarity=pp.DARK_ON_LIGHT)
+    boxes = np.array([b for row in rows for b in row], np.float64).reshape(-1, 4)
+    if len(boxes) < SHEET_MIN_DIGITS:
+        return even, 0, segment.read_digits(even, rows, classify, style, pad_scale), ink
+    tall = float(np.median(boxes[:, 3]) / max(np.median(boxes[:, 2]), 1.0))
+    bases = [0] if tall > 1 + ASPECT_DOUBT else [90] if tall < 1 - ASPECT_DOUBT else [0, 90]
+    best = None
+    for base in bases:
+        page = even if base == 0 else np.ascontiguousarray(np.rot90(even, 1))
+        if base:
+            rows, ink = segment.find_digits_and_ink(page, polarity=pp.DARK_ON_LIGHT)
+        read = segment.read_digits(page, rows, classify, style, pad_scale)
+        s0, s180 = _confidence(read, classify)
+        for turn, score in ((base, s0), (base + 180, s180)):
+            if best is None or score > best[0] + (ORIENT_MARGIN if turn else 0):
+                best = (score, turn, page, read, ink)
+    _, turn, page, read, ink = best
+    if turn >= 180:  # read again the right way up: boxes and rows are found on the turned page
+        page = np.ascontiguousarray(np.rot90(page, 2))
+        rows, ink = segment.find_digits_and_ink(page, polarity=pp.DARK_ON_LIGHT)
+        read = segment.read_digits(page, rows, classify, style, pad_scale)
+    return page, turn, read, ink
+
+
+def _confidence(read: list[list[dict]], classify: segment.Classifier) -> tuple[float, float]:
+    """The model's mean log-confidence over the digits as read and turned upside down (one classify call for
+    the turned ones)."""
+    digits = [d for row in read for d in row if not d["empty"]]
+    if not digits:
+        return -np.inf, -np.inf
+    as_read = np.log(np.clip([d["confidence"] for d in digits], 1e-6, 1)).mean()
+    xs = np.ascontiguousarray(np.stack([d["x"] for d in digits])[:, ::-1, ::-1]).astype(np.float32)
+    turned = np.log(np.clip(np.asarray(classify(xs), np.float32).max(axis=1), 1e-6, 1)).mean()
+    return float(as_read), float(turned)
 
 
 # ---------------------------------------------------------------------------------------------------- pictures

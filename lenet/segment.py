@@ -20,7 +20,8 @@ Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the image given
 Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) float32 -> (N, 10) probabilities
 
 WORK_SIDE = 1600  # pages are searched at most this big: 500 digits still get ~40 px each
-CROP_MARGIN = 0.2  # crops keep this fraction of the digit's longer side as margin on every side
+CROP_MARGIN = 0.2
+COLUMN_GAP = 3.0  # an empty gutter this many digit heights wide splits a page into columns read one by one  # crops keep this fraction of the digit's longer side as margin on every side
 
 
 def find_digits(grey: np.ndarray, *, polarity: str | None = None) -> list[list[Box]]:
@@ -213,13 +214,60 @@ def _rows(boxes: list[Box]) -> list[list[Box]]:
     c, s = math.cos(angle), math.sin(angle)
     u = c * cx + s * cy  # along the rows
     v = -s * cx + c * cy  # across the rows
-    order = np.argsort(v)
-    rows: list[list[int]] = [[int(order[0])]]
-    for prev, i in zip(order[:-1], order[1:]):
-        if v[i] - v[prev] > 0.5 * h_med:
-            rows.append([])
-        rows[-1].append(int(i))
-    return [[boxes[i] for i in sorted(r, key=lambda i: u[i])] for r in rows]
+    out: list[list[Box]] = []
+    for col in _columns(u, a[:, 2], h_med):
+        out.extend([boxes[i] for i in r] for r in _chain_rows(col, u, v, a[:, 3]))
+    return out
+
+
+def _columns(u: np.ndarray, w: np.ndarray, h_ref: float) -> list[np.ndarray]:
+    """Split the boxes into blocks at wide empty gutters running down the page (a page written in two columns
+    is read column by column). u: box centres along the rows, w: widths. Returns index arrays, left to right."""
+    lo, hi = u - w / 2, u + w / 2
+    order = np.argsort(lo)
+    cuts, reach = [], hi[order[0]]
+    for i in order[1:]:
+        if lo[i] - reach > COLUMN_GAP * h_ref:
+            cuts.append((reach + lo[i]) / 2)
+        reach = max(reach, hi[i])
+    col = np.searchsorted(np.array(cuts), u)
+    return [np.flatnonzero(col == k) for k in range(len(cuts) + 1)]
+
+
+def _chain_rows(idx: np.ndarray, u: np.ndarray, v: np.ndarray, h: np.ndarray) -> list[list[int]]:
+    """Group boxes into rows, left to right, each row following its own line: a row that slopes (or bends, on a
+    page that is not flat) stays one row. A box joins the row whose last box, carried along the row's slope,
+    overlaps it most across the rows. Rows are returned top to bottom, boxes in a row left to right."""
+    rows: list[list[int]] = []
+    for i in sorted(idx.tolist(), key=lambda i: u[i]):
+        best, best_ov = None, 0.4
+        for r in rows:
+            j = r[-1]
+            if u[i] - u[j] < -0.3 * h[j]:
+                continue
+            c = v[j] + _slope(r, u, v) * (u[i] - u[j])
+            ov = (min(c + h[j] / 2, v[i] + h[i] / 2) - max(c - h[j] / 2, v[i] - h[i] / 2)) / min(h[i], h[j])
+            if ov > best_ov:
+                best, best_ov = r, ov
+        if best is None:
+            rows.append([i])
+        else:
+            best.append(i)
+    return sorted(rows, key=lambda r: float(np.median(v[r])))
+
+
+def _slope(r: list[int], u: np.ndarray, v: np.ndarray) -> float:
+    """A row's slope across/along from its last few boxes (median of pairwise slopes: a digit's long tail does
+    not tip it); 0 with fewer than three boxes."""
+    last = r[-5:]
+    if len(last) < 3:
+        return 0.0
+    uu, vv = u[last], v[last]
+    du = uu[None, :] - uu[:, None]
+    ok = np.triu(du > 1e-6, 1)
+    if not ok.any():
+        return 0.0
+    return float(np.clip(np.median(((vv[None, :] - vv[:, None])[ok]) / du[ok]), -0.3, 0.3))
 
 
 def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
