@@ -15,9 +15,14 @@ def typical_height(a: np.ndarray) -> float:
     return float(np.median(a[:, 3][big >= 0.5 * np.percentile(big, 90)]))
 
 
-def attach_fragments(boxes: list[Box]) -> list[Box]:
-    """Small pieces (a stroke drawn apart, a broken line) join the nearest digit if it is close; small pieces
-    far from any digit are specks and go."""
+def attach_fragments(boxes: list[Box], mask: np.ndarray | None = None) -> list[Box]:
+    """Small pieces (a stroke drawn apart, a cap) join the digit they sit on or nearly touch; small pieces far
+    from any digit are kept when they are a small digit (a loop, a stroke) and dropped when they are specks.
+
+    Args:
+        boxes: component boxes.
+        mask: (H, W) bool ink the boxes come from; lets a small closed loop (a small 0) count as a digit.
+    """
     if len(boxes) < 2:
         return boxes
     a = np.array(boxes, np.float64)
@@ -30,19 +35,38 @@ def attach_fragments(boxes: list[Box]) -> list[Box]:
     grown = {int(i): [x0[i], y0[i], x1[i], y1[i]] for i in big_idx}
     for i in np.flatnonzero(small):
         lo, hi = sorted((a[i, 2], a[i, 3]))
-        if hi < 0.3 * h_ref and hi < 2 * lo:
+        loop = mask is not None and has_loop(mask, boxes[i])
+        if hi < 0.3 * h_ref and hi < 2 * lo and not loop:
             continue  # a small round blob is a speck, not a stroke
         gx = np.maximum(0, np.maximum(x0[big_idx] - x1[i], x0[i] - x1[big_idx]))
         gy = np.maximum(0, np.maximum(y0[big_idx] - y1[i], y0[i] - y1[big_idx]))
         d = np.maximum(gx, gy)
-        j = int(big_idx[np.argmin(d)])
+        k = int(np.argmin(d))
+        j = int(big_idx[k])
         g = grown[j]
         m = [min(g[0], x0[i]), min(g[1], y0[i]), max(g[2], x1[i]), max(g[3], y1[i])]
-        if d.min() <= 0.3 * h_ref and m[2] - m[0] <= 1.3 * h_ref and m[3] - m[1] <= 1.5 * h_ref:
+        x_over = min(x1[i], x1[j]) - max(x0[i], x0[j])
+        # A part of a digit sits above, below or inside it, or touches it; a small digit beside another (the 0
+        # of a "10") stands apart, and a closed loop is a digit of its own unless it sits on the other.
+        on_it = x_over >= 0.3 * a[i, 2] or (d[k] <= 0.1 * h_ref and not loop)
+        if on_it and d[k] <= 0.3 * h_ref and m[2] - m[0] <= 1.3 * h_ref and m[3] - m[1] <= 1.5 * h_ref:
             grown[j] = m
-        elif a[i, 3] >= 0.4 * h_ref:
-            grown[int(i)] = [x0[i], y0[i], x1[i], y1[i]]  # small but not tiny, and alone: keep it
+        elif a[i, 3] >= 0.4 * h_ref or loop:
+            grown[int(i)] = [x0[i], y0[i], x1[i], y1[i]]  # small but not a speck, and alone: keep it
     return [(int(g[0]), int(g[1]), int(g[2] - g[0]), int(g[3] - g[1])) for g in grown.values()]
+
+
+def has_loop(mask: np.ndarray, box: Box, min_hole: int = 4) -> bool:
+    """Does the ink in box enclose a hole (of at least min_hole pixels), as a 0, 6, 8 or 9 does?"""
+    x, y, w, h = box
+    sub = mask[y:y + h, x:x + w]
+    if sub.size == 0:
+        return False
+    bg = np.pad(~sub, 1, constant_values=True).astype(np.uint8)
+    n, lab, st, _ = cv2.connectedComponentsWithStats(bg, connectivity=4)
+    # Label of the padded frame is the outside; any other background component is enclosed by ink.
+    outside = lab[0, 0]
+    return bool(any(st[k, cv2.CC_STAT_AREA] >= min_hole for k in range(1, n) if k != outside))
 
 
 def merge_parts(b: np.ndarray) -> list[Box]:

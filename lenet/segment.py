@@ -54,7 +54,7 @@ def find_digits_and_ink(grey: np.ndarray, *, polarity: str | None = None) -> tup
     boxes, mask = _find_boxes(p)
     if not boxes:
         return [], mask
-    rows = _join_close_in_rows(_rows(boxes))
+    rows = _join_close_in_rows(_rows(boxes), mask)
     return [[_scale_box(b, 1 / f, w0, h0) for b in row] for row in rows], mask
 
 
@@ -185,7 +185,7 @@ def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
         mask = np.concatenate([[False], keep])[labels]
     if not keep.any():
         return [], mask
-    boxes = blobs.attach_fragments(blobs.merge_parts(st[1:][keep, :4].astype(np.int64)))
+    boxes = blobs.attach_fragments(blobs.merge_parts(st[1:][keep, :4].astype(np.int64)), mask)
     if len(boxes) >= 3:
         # Page edges, a leftover line or a shadow's rim are far bigger than the digits.
         h_ref = blobs.typical_height(np.array(boxes, np.float64))
@@ -270,9 +270,10 @@ def _slope(r: list[int], u: np.ndarray, v: np.ndarray) -> float:
     return float(np.clip(np.median(((vv[None, :] - vv[:, None])[ok]) / du[ok]), -0.3, 0.3))
 
 
-def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
+def _join_close_in_rows(rows: list[list[Box]], mask: np.ndarray) -> list[list[Box]]:
     """Join side-by-side neighbours much closer than the usual digit spacing: the two strokes of an open 4 that
-    do not touch. Needs a few digits to know the spacing; a lone pair is left alone."""
+    do not touch. Needs a few digits to know the spacing; a lone pair is left alone, and so is a closed loop
+    beside another digit (the 0 of a "10")."""
     a = [np.array(r, np.float64) for r in rows if len(r) >= 2]
     if not a:
         return rows
@@ -290,8 +291,11 @@ def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
             ux0, uy0 = min(x0, x1), min(y0, y1)
             ux1, uy1 = max(x0 + w0, x1 + w1), max(y0 + h0, y1 + h1)
             y_overlap = min(y0 + h0, y1 + h1) - max(y0, y1)
+            x_overlap = min(x0 + w0, x1 + w1) - max(x0, x1)
             if ((x1 + w1 / 2) - (x0 + w0 / 2) < 0.45 * pitch and y_overlap >= 0.5 * min(h0, h1)
-                    and ux1 - ux0 <= 1.3 * h_ref and uy1 - uy0 <= 1.5 * h_ref):
+                    and ux1 - ux0 <= 1.3 * h_ref and uy1 - uy0 <= 1.5 * h_ref
+                    and (x_overlap >= 0.5 * min(w0, w1)
+                         or not (blobs.has_loop(mask, merged[-1]) or blobs.has_loop(mask, b)))):
                 merged[-1] = (ux0, uy0, ux1 - ux0, uy1 - uy0)
             else:
                 merged.append(b)
