@@ -141,7 +141,8 @@ def digit_like(mask: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> np.nd
         return keep  # a single digit (perhaps in two strokes), maybe cropped tight against the edges
     H, W = mask.shape
     x, y, w, h, area = (stats[:, i].astype(np.float64) for i in range(5))
-    touches = (x <= 1) | (y <= 1) | (x + w >= W - 1) | (y + h >= H - 1)
+    e = max(2, round(0.01 * max(H, W)))  # the page's rim may stop a pixel or two short of the edge
+    touches = (x < e) | (y < e) | (x + w > W - e) | (y + h > H - e)
     if (~touches).sum() >= 2:
         keep &= ~touches
     m = mask.astype(np.uint8)
