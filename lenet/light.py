@@ -14,7 +14,7 @@ from lenet.ink import odd, stroke_width
 
 WORK_SIDE = 512  # the background is estimated on a copy this big: it is smooth, and closings are slow
 KERNEL_FRAC = 1 / 25  # first closing: 1/25 of the page's side, several times a handwritten stroke on a sheet
-DARK_FLOOR = 0.4  # backgrounds darker than this fraction of the bright paper are taken as this (no noise boost)
+DARK_FLOOR = 0.25  # paper darker than this fraction of the brightest is no paper (a table), and is blanked
 TINT_FLOOR = 0.6  # channels whose paper level is below this fraction of the brightest channel's are left out
 INK_RATIO = 0.78  # pixels below this fraction of their paper are ink when measuring strokes
 
@@ -22,12 +22,13 @@ INK_RATIO = 0.78  # pixels below this fraction of their paper are ink when measu
 def paper_colour(rgb: np.ndarray, kernel_frac: float = KERNEL_FRAC) -> np.ndarray:
     """Estimate the paper's colour under the ink, per channel.
 
-    The closing kernel starts at ``kernel_frac`` of the longer side; if the strokes found are thick for it (a
-    single big digit filling the frame), it grows until the strokes are filled in too.
+    The median window is ``kernel_frac`` of the longer side, or four stroke widths when the strokes are bolder
+    (a single big digit filling the frame): a median keeps the paper only where ink covers less than half of the
+    window. The strokes are measured on a first estimate with a window a quarter of the page wide.
 
     Args:
         rgb: (H, W, 3) uint8 (or (H, W) grey).
-        kernel_frac: first closing side as a fraction of the longer side.
+        kernel_frac: smallest window side as a fraction of the longer side.
 
     Returns:
         (h, w, C) float32 paper level on a small copy (longer side <= WORK_SIDE); resize it to use it.
@@ -40,15 +41,11 @@ def paper_colour(rgb: np.ndarray, kernel_frac: float = KERNEL_FRAC) -> np.ndarra
     if small.ndim == 2:
         small = small[:, :, None]
     side = max(small.shape[:2])
-    k = odd(max(5, side * kernel_frac))
-    while True:
-        bg = _paper_at(small, k)
-        ratio = _ratio(small, bg)
-        sw = stroke_width(ratio < INK_RATIO)
-        # A stroke wider than a quarter of the kernel was not filled in: its middle passed for paper.
-        if sw <= k / 4 or k >= side:
-            return bg
-        k = odd(min(side, 3 * k))
+    k_wide = odd(max(5, side // 4))
+    wide = _paper_at(small, k_wide)
+    sw = stroke_width(_ratio(small, wide) < INK_RATIO)
+    k = odd(max(5, side * kernel_frac, 4 * sw))
+    return wide if k >= k_wide else _paper_at(small, k)
 
 
 def even_light(rgb: np.ndarray, kernel_frac: float = KERNEL_FRAC) -> np.ndarray:

@@ -165,17 +165,19 @@ def _upright(even: np.ndarray, classify: segment.Classifier, style: str, pad_sca
         return even, 0, segment.read_digits(even, rows, classify, style, pad_scale), ink
     tall = float(np.median(boxes[:, 3]) / max(np.median(boxes[:, 2]), 1.0))
     bases = [0] if tall > 1 + ASPECT_DOUBT else [90] if tall < 1 - ASPECT_DOUBT else [0, 90]
-    best = None
+    scores = {}
     for base in bases:
         page = even if base == 0 else np.ascontiguousarray(np.rot90(even, 1))
         if base:
             rows, ink = segment.find_digits_and_ink(page, polarity=pp.DARK_ON_LIGHT)
         read = segment.read_digits(page, rows, classify, style, pad_scale)
-        s0, s180 = _confidence(read, classify)
-        for turn, score in ((base, s0), (base + 180, s180)):
-            if best is None or score > best[0] + (ORIENT_MARGIN if turn else 0):
-                best = (score, turn, page, read, ink)
-    _, turn, page, read, ink = best
+        s_as_is, s_turned = _confidence(read, classify)
+        scores[base] = (s_as_is, page, read, ink)
+        scores[base + 180] = (s_turned, page, read, ink)
+    turn = max(scores, key=lambda t: scores[t][0])
+    if 0 in scores and scores[turn][0] < scores[0][0] + ORIENT_MARGIN:
+        turn = 0  # as stored, unless a turn reads clearly better
+    _, page, read, ink = scores[turn]
     if turn >= 180:  # read again the right way up: boxes and rows are found on the turned page
         page = np.ascontiguousarray(np.rot90(page, 2))
         rows, ink = segment.find_digits_and_ink(page, polarity=pp.DARK_ON_LIGHT)
@@ -190,7 +192,8 @@ def _confidence(read: list[list[dict]], classify: segment.Classifier) -> tuple[f
     if not digits:
         return -np.inf, -np.inf
     as_read = np.log(np.clip([d["confidence"] for d in digits], 1e-6, 1)).mean()
-    xs = np.ascontiguousarray(np.stack([d["x"] for d in digits])[:, ::-1, ::-1]).astype(np.float32)
+    # Turned about the image's centre (13.5) the centre of mass lands on 13, not MNIST's 14: shift it back.
+    xs = np.roll(np.stack([d["x"] for d in digits])[:, ::-1, ::-1], (1, 1), axis=(1, 2)).astype(np.float32)
     turned = np.log(np.clip(np.asarray(classify(xs), np.float32).max(axis=1), 1e-6, 1)).mean()
     return float(as_read), float(turned)
 
