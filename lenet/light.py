@@ -61,21 +61,39 @@ def even_light(rgb: np.ndarray, kernel_frac: float = KERNEL_FRAC) -> np.ndarray:
     a = rgb if rgb.ndim == 3 else rgb[:, :, None]
     h, w = a.shape[:2]
     bg = paper_colour(a, kernel_frac)
-    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR) if bg.shape[:2] != (h, w) else bg
-    if bg.ndim == 2:
-        bg = bg[:, :, None]
-    return np.clip(_ratio(a, bg) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    use, floor, dark = _rules(bg)
+    # The division runs at full size in 8 bits (saturating, SIMD): a 12 MP page in a few tens of ms.
+    paper = np.maximum(bg[:, :, use], floor).astype(np.uint8)
+    out = None
+    for c, ch in enumerate(np.flatnonzero(use)):
+        pc = cv2.resize(paper[:, :, c], (w, h), interpolation=cv2.INTER_LINEAR) if paper.shape[:2] != (h, w) \
+            else paper[:, :, c]
+        q = cv2.divide(np.ascontiguousarray(a[:, :, ch]), pc, scale=255)
+        out = q if out is None else cv2.min(out, q)
+    if dark.any():
+        dark_full = cv2.resize(dark.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        out[dark_full] = 255
+    return out
+
+
+def _rules(bg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From the paper level (h, w, C): the channels that vote, each one's floor, and where there is no paper.
+
+    A channel the paper hardly reflects (blue on yellow paper) holds mostly noise: it does not vote. A dark area
+    (the table around a page) is no paper to read: dividing would blow its texture and sensor noise up into
+    "ink", so it is shown as blank paper; the floor keeps deep shadows from doing the same.
+    """
+    bright = np.percentile(bg[::2, ::2].reshape(-1, bg.shape[2]), 90, axis=0).astype(np.float32)
+    use = bright >= TINT_FLOOR * bright.max()
+    floor = DARK_FLOOR * bright[use]
+    dark = (bg < DARK_FLOOR * bright).all(axis=2)
+    return use, floor, dark
 
 
 def _ratio(a: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """(H, W, C) uint8 image and (H, W, C) float32 paper level -> (H, W) float32: darkest image/paper ratio."""
-    # A dark area (the table around a page, a deep shadow) is no paper to read: dividing would blow its texture
-    # and sensor noise up into "ink". It is shown as blank paper.
-    bright = np.percentile(bg[::4, ::4].reshape(-1, bg.shape[2]), 90, axis=0).astype(np.float32)
-    dark = (bg < DARK_FLOOR * bright).all(axis=2)
-    # A channel the paper hardly reflects (blue on yellow paper) holds mostly noise: it does not vote.
-    use = bright >= TINT_FLOOR * bright.max()
-    ratio = (a[:, :, use].astype(np.float32) / np.maximum(bg[:, :, use], DARK_FLOOR * bright[use])).min(axis=2)
+    """(h, w, C) uint8 image and (h, w, C) float32 paper level -> (h, w) float32: darkest image/paper ratio."""
+    use, floor, dark = _rules(bg)
+    ratio = (a[:, :, use].astype(np.float32) / np.maximum(bg[:, :, use], floor)).min(axis=2)
     ratio[dark] = 1.0
     return ratio
 
