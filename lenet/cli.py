@@ -166,26 +166,31 @@ def cmd_read_sheet(args) -> int:
     from .infer import load_serving as load_model  # the light runtime: no TensorFlow
     from .infer import make_classifier
     from .io import ImageError, decode_image
+    from .page import read_page
     from .preprocess import parse_style
-    from .segment import read_sheet
 
     style, scale = parse_style(args.style)
     try:
-        grey = decode_image(args.image)
+        image = decode_image(args.image, colour=True)
     except (ImageError, OSError) as exc:
         print(f"error: {args.image}: {exc}", file=sys.stderr)
         return 1
-    rows = read_sheet(grey, make_classifier(load_model(args.model, args.models_dir)), style=style,
-                      pad_scale=scale)
+    reading = read_page(image, make_classifier(load_model(args.model, args.models_dir)), style=style,
+                        pad_scale=scale)
+    rows = reading.rows
     if args.json:
-        print(json.dumps({"rows": [[{"box": [int(v) for v in d["box"]], "digit": int(d["digit"]),
-                                     "confidence": round(float(d["confidence"]), 6)} for d in row]
-                                   for row in rows]}))
+        print(json.dumps({"orientation": reading.orientation, "is_sheet": reading.is_sheet,
+                          "grid": list(reading.grid) if reading.grid else None,
+                          "rows": [[{"box": [int(v) for v in d["box"]], "digit": int(d["digit"]),
+                                     "confidence": round(float(d["confidence"]), 6),
+                                     "doubtful": bool(d["doubtful"])} for d in row] for row in rows]}))
     elif not rows:
         print("no digits found")
     else:
+        print(f"orientation: {reading.orientation}° (the page as stored, turned counter-clockwise to read it)")
         for row in rows:
-            print("".join(str(d["digit"]) for d in row))
+            # A doubtful digit is followed by "?" so a reader knows which ones to check.
+            print("".join(f"{d['digit']}{'?' if d['doubtful'] else ''}" for d in row))
     return 0
 
 
