@@ -8,7 +8,8 @@ import numpy as np
 import streamlit as st
 
 from lenet.preprocess import LIGHT_ON_DARK, format_style, preprocess
-from ui.inputs import big_digit, probs_figure, stages_ui, style_ui
+from ui.inputs import big_digit, stages_ui, style_ui
+from ui.views import probs_figure
 from ui.state import CURRENT_DIGIT, active_model, require_app
 
 require_app(__file__)

@@ -68,7 +68,7 @@ def prediction_ui(model, x: np.ndarray, true: int | None) -> np.ndarray:
         st.image(views.digit_pixels(x, 5), caption="model input (28×28)", output_format="PNG")
     with c2:
         st.markdown(f"Predicted {views.label_markdown(true, pred, float(probs[pred]))}")
-        st.plotly_chart(inside.probs_figure(probs), key="inside_probs", config={"displayModeBar": False})
+        st.plotly_chart(views.probs_figure(probs), key="inside_probs", config={"displayModeBar": False})
     return probs
 
 
@@ -177,7 +177,7 @@ def explorer_ui(model, x: np.ndarray) -> None:
         a.image(views.digit_pixels(x, 4), caption="original", output_format="PNG")
         b.image(views.digit_pixels(xd, 4), caption="distorted", output_format="PNG")
         st.markdown(f"Prediction: **{pred}** · {probs[pred]:.1%}")
-        st.plotly_chart(inside.probs_figure(probs, height=200), key="inside_explorer_probs",
+        st.plotly_chart(views.probs_figure(probs, height=200), key="inside_explorer_probs",
                         config={"displayModeBar": False})
 
 

@@ -197,20 +197,6 @@ def saliency_figure(x: np.ndarray, panels: list[tuple[str, np.ndarray]], height:
     return fig
 
 
-def probs_figure(probs: np.ndarray, height: int = 220, highlight: int | None = None) -> go.Figure:
-    """The 10 class probabilities as bars, the predicted class in a darker colour."""
-    probs = np.asarray(probs, float)
-    pred = int(probs.argmax())
-    colours = ["#1f77b4" if d == pred else ("#ff7f0e" if d == highlight else "#aec7e8") for d in range(10)]
-    fig = go.Figure(go.Bar(x=list(range(10)), y=probs.tolist(), marker_color=colours,
-                           text=[f"{p * 100:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside",
-                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(10)), title_text="digit")
-    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", showticklabels=False)
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=10, b=5))
-    return fig
-
-
 CURVE_PANELS = (("rotation", "Rotation (degrees)"), ("shift", "Shift (pixels)"), ("scale", "Scale (× size)"))
 
 
