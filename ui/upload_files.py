@@ -157,11 +157,11 @@ def file_ui(src: dict, run, model, style: str, scale: float) -> FileResult | Non
         st.warning(f"**{name}** was skipped: {err}", icon=":material/broken_image:")
         return None
     page = reading.reading(src, run, model, style, scale)
-    head, c4 = st.columns([12, 1], vertical_alignment="center")
-    head.markdown(f"**{name}**  \n{grey.shape[1]}×{grey.shape[0]} px · looks like "
-                  f"{'a sheet' if page.is_sheet else 'one digit'}")
-    c4.button("", key=f"upload_remove_{cid}", icon=":material/close:", help=f"Remove {name}",
-              on_click=_remove, args=(cid,))
+    with st.container(horizontal=True, vertical_alignment="center"):  # the close button stays on the name's line
+        st.markdown(f"**{name}**  \n{grey.shape[1]}×{grey.shape[0]} px · looks like "
+                    f"{'a sheet' if page.is_sheet else 'one digit'}", width="stretch")
+        st.button("", key=f"upload_remove_{cid}", icon=":material/close:", help=f"Remove {name}",
+                  on_click=_remove, args=(cid,))
     c2, c3 = st.columns([2, 3], vertical_alignment="top")
     kind = c2.segmented_control("Read as", list(KINDS), format_func=KINDS.get, default="auto",
                                 key=f"upload_kind_{cid}", persist_state="session",

@@ -15,7 +15,7 @@ from ui.upload_files import FileResult, drops, fixes
 from ui.views import digit_grid_ui, label_markdown, probs_figure
 
 GRID_COLS = 10  # digits per grid row on a wide screen (a sheet's row of 0-9)
-STAGE_WIDTH = 220  # px of each page stage in the strip (they wrap on a phone)
+STAGE_WIDTH = 160  # px of each page stage in the strip: two side by side on a 390 px phone, six on a desktop
 DROP = "not a digit"
 
 
