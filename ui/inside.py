@@ -15,6 +15,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from ui import state
+from ui.lru import ByteLRU
 
 NN_POOLS = (10_000, 60_000)  # training digits searched for neighbours; 60k is the whole set
 CURVE_NS = (1000, 10_000)  # MNIST test images per curve point; 1,000: sampling noise ≤ ±1.3 points, 10× faster
@@ -60,31 +61,47 @@ def layer_table(path: str) -> list[dict]:
     return _layer_table(path, _mtime(path))
 
 
-@st.cache_resource(show_spinner=False, max_entries=3)
-def _train_embedding(path: str, mtime: float, n: int) -> np.ndarray:
-    from lenet.explain import embed
+# Server-wide and read-only, like st.cache_resource, but filled here so the first computation can report progress
+# (a cached function must not draw on the page). 60,000 float16 features of FC500 are 60 MB: three such fit.
+_EMBEDDINGS = ByteLRU(200 * 2 ** 20)
+_CURVES = ByteLRU(4 * 2 ** 20)
 
-    return embed(state.load_model(path), state.get_mnist(progress=False).x_train[:n]).astype(np.float16)
 
-
-def train_embedding(path: str, n: int = 60_000) -> np.ndarray:
+def train_embedding(path: str, n: int = 60_000, progress=None) -> np.ndarray:
     """Unit-norm penultimate features of the first ``n`` MNIST training digits, (n, D) float16 (half the memory;
-    cosine distances stay within 1e-3). Computed once per (run, n) and shared read-only by every session."""
-    return _train_embedding(path, _mtime(path), int(n))
+    cosine distances stay within 1e-3). Computed once per (run, n) and shared read-only by every session.
+
+    Args:
+        progress: optional ``f(done, total)`` while it is computed (not called when cached).
+    """
+    key = (path, _mtime(path), int(n))
+    emb = _EMBEDDINGS.get(key)
+    if emb is None:
+        from lenet.explain import embed
+
+        emb = embed(state.load_model(path), state.get_mnist(progress=False).x_train[:n],
+                    progress=progress).astype(np.float16)
+        _EMBEDDINGS.put(key, emb)
+    return emb
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _curves(path: str, mtime: float, n: int) -> dict:
-    from lenet.infer import make_classifier
-    from lenet.robust import robustness_curves
+def curves(path: str, n: int = 1000, progress=None) -> dict:
+    """Accuracy under rotation, shift and scale on the first ``n`` MNIST test images, cached per (run, n).
 
-    data = state.get_mnist(progress=False)
-    return robustness_curves(make_classifier(state.load_model(path)), data.x_test[:n], data.y_test[:n])
+    Args:
+        progress: optional ``f(done, total, kind)`` after each curve while it is computed.
+    """
+    key = (path, _mtime(path), int(n))
+    found = _CURVES.get(key)
+    if found is None:
+        from lenet.infer import make_classifier
+        from lenet.robust import robustness_curves
 
-
-def curves(path: str, n: int = 1000) -> dict:
-    """Accuracy under rotation, shift and scale on the first ``n`` MNIST test images, cached per (run, n)."""
-    return _curves(path, _mtime(path), int(n))
+        data = state.get_mnist(progress=False)
+        found = robustness_curves(make_classifier(state.load_model(path)), data.x_test[:n], data.y_test[:n],
+                                  progress=progress)
+        _CURVES.put(key, found)
+    return found
 
 
 def n_settings() -> int:

@@ -11,13 +11,13 @@ keeps its error, so it is not decoded again on every rerun.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
 from ui.inputs import model_key
+from ui.lru import ByteLRU
 from ui.state import UPLOAD_CACHE
 
 DOUBT_CONFIDENCE = 0.8  # a digit read with less confidence is marked doubtful (until lenet.page says otherwise)
@@ -62,52 +62,9 @@ def _read_with_segment(grey: np.ndarray, classify, style: str, pad_scale: float)
 
 
 # ---------------------------------------------------------------------------------------------------- session caches
-def _nbytes(obj) -> int:
-    """Bytes held by the arrays in an object (dicts, lists, dataclasses, arrays): what a cache entry costs."""
-    if isinstance(obj, np.ndarray):
-        return obj.nbytes
-    if isinstance(obj, dict):
-        return sum(_nbytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_nbytes(v) for v in obj)
-    if is_dataclass(obj):
-        return sum(_nbytes(getattr(obj, f.name)) for f in fields(obj))
-    return 64
-
-
-class SessionLRU:
-    """A least-recently-used map bounded by the bytes its values hold; one per session and purpose."""
-
-    def __init__(self, budget: int):
-        self.budget = budget
-        self.items: OrderedDict = OrderedDict()
-        self.size = 0
-
-    def get(self, key):
-        if key in self.items:
-            self.items.move_to_end(key)
-            return self.items[key][0]
-        return None
-
-    def put(self, key, value) -> None:
-        cost = _nbytes(value)
-        if key in self.items:
-            self.size -= self.items.pop(key)[1]
-        self.items[key] = (value, cost)
-        self.size += cost
-        while self.size > self.budget and len(self.items) > 1:  # the newest stays, even if alone over budget
-            _, (_, c) = self.items.popitem(last=False)
-            self.size -= c
-
-    def forget(self, test) -> None:
-        """Drop every entry whose key passes ``test`` (a removed file's decodes and readings)."""
-        for k in [k for k in self.items if test(k)]:
-            self.size -= self.items.pop(k)[1]
-
-
 def _caches() -> dict:
-    return st.session_state.setdefault(UPLOAD_CACHE, {"decoded": SessionLRU(DECODED_BUDGET),
-                                                      "readings": SessionLRU(READING_BUDGET), "failed": {}})
+    return st.session_state.setdefault(UPLOAD_CACHE, {"decoded": ByteLRU(DECODED_BUDGET),
+                                                      "readings": ByteLRU(READING_BUDGET), "failed": {}})
 
 
 def forget_file(cid: str | None = None) -> None:
