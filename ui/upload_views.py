@@ -106,14 +106,14 @@ def sheet_ui(r: FileResult, start: int) -> None:
     stages_strip_ui(r)
     kept = [i for i, d in enumerate(r.dropped) if not d]
     doubtful = sum(r.doubtful[i] for i in kept)
-    left, right = st.columns([2, 3], gap="medium")
+    left, right = st.columns([1, 2], gap="medium")  # the right one holds a row of 10 digits of 56 px
     with left:
         st.image(draw_boxes(r.page, [r.boxes[i] for i in kept], [preds[i] for i in kept],
                             [r.labels[i] for i in kept], doubtful=[r.doubtful[i] for i in kept]),
                  output_format="JPEG", caption=f"{r.src['name']}: {len(kept)} digits in {len(r.rows)} rows"
                  + (f", {doubtful} doubtful (?)" if doubtful else ""))
     with right:
-        digit_grid_ui(r.x, captions(r, start), cols=GRID_COLS, scale=2, width=64)
+        digit_grid_ui(r.x, captions(r, start), cols=GRID_COLS, scale=2)
 
 
 def singles_ui(singles: list[tuple[FileResult, int]]) -> None:

@@ -56,7 +56,7 @@ def digit_grid_ui(images, captions: list[str], cols: int = 12, scale: int = 3, w
     images = list(images)
     cell = width or 28 * scale
     for start in range(0, len(images), cols):
-        with st.container(horizontal=True, gap="small"):
+        with st.container(horizontal=True, gap="xxsmall"):
             for img, cap in zip(images[start:start + cols], captions[start:start + cols]):
                 with st.container(width=cell, gap=None):
                     st.image(digit_pixels(img, scale), output_format="PNG")
