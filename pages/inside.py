@@ -51,18 +51,19 @@ def digit_source_ui() -> tuple[np.ndarray | None, str, int | None]:
 
 def main() -> None:
     st.title("Inside the network")
-    run, model = state.active_model()
-    if model is None:
+    run, serving = state.active_model()
+    if serving is None:
         return
     path = state.active_run_path()
     x, what, true = digit_source_ui()
     if x is None:
         st.info("Draw a digit on the Draw page, upload one, or pick an MNIST test digit above.")
         return
+    model = state.keras_model(path)  # feature maps, gradients and embeddings need Keras; predictions do not
     top_left, top_right = st.columns([3, 2], gap="large")
     with top_left:
         st.subheader(f"What {run.name} makes of {what}")
-        probs = prediction_ui(model, x, true)
+        probs = prediction_ui(serving, x, true)
     with top_right:
         st.subheader("Layers")
         run_views.layer_table_ui(inside.layer_table(path))
@@ -78,7 +79,7 @@ def main() -> None:
     if tab_rob.open:
         with tab_rob:
             st.subheader("Distort this digit")
-            explorer_ui(model, x)
+            explorer_ui(serving, x)
             st.subheader("Accuracy under distortion")
             curves_ui(run, path)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -126,8 +125,9 @@ def content_id(data: bytes) -> str:
 
 def model_key(run) -> tuple[str, float]:
     """(run path, model file time): a cache key that changes when the run's model file is replaced."""
-    f = Path(run.path) / "model.keras"
-    return str(run.path), (f.stat().st_mtime if f.exists() else 0.0)
+    from ui.state import model_mtime
+
+    return str(run.path), model_mtime(run.path)
 
 
 @dataclass

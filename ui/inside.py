@@ -7,7 +7,6 @@ Figures are built by pure ``*_figure`` functions from plain arrays; TensorFlow a
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -23,9 +22,7 @@ MAP_COLS = 10  # feature maps per row in a layer's grid
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-def _mtime(path: str) -> float:
-    f = Path(path) / "model.keras"
-    return f.stat().st_mtime if f.exists() else 0.0
+_mtime = state.model_mtime
 
 
 # ---------------------------------------------------------------- the digit
@@ -53,7 +50,7 @@ def digit_from_current(current: dict) -> np.ndarray | None:
 def _layer_table(path: str, mtime: float) -> list[dict]:
     from lenet.models import layer_table
 
-    return layer_table(state.load_model(path))
+    return layer_table(state.keras_model(path))
 
 
 def layer_table(path: str) -> list[dict]:
@@ -79,7 +76,7 @@ def train_embedding(path: str, n: int = 60_000, progress=None) -> np.ndarray:
     if emb is None:
         from lenet.explain import embed
 
-        emb = embed(state.load_model(path), state.get_mnist(progress=False).x_train[:n],
+        emb = embed(state.keras_model(path), state.get_mnist(progress=False).x_train[:n],
                     progress=progress).astype(np.float16)
         _EMBEDDINGS.put(key, emb)
     return emb

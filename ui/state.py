@@ -52,19 +52,41 @@ def default_path() -> str:
     return str(config.DEFAULT_MODEL_DIR)
 
 
-@st.cache_resource(show_spinner="Loading TensorFlow and the model…", max_entries=16)
-def _load_model(path: str, mtime: float):
-    """A Keras model by run folder; ``mtime`` keys the cache so a replaced run is reloaded."""
-    from lenet.store import load_model
+def _load_model(path: str, kind: str):
+    """A run's model from ``lenet.infer``'s one bounded cache, with a spinner when loading is slow: the Keras
+    fallback (no LiteRT here) or a first conversion of a run saved before serving files existed."""
+    from lenet import infer
+    from lenet.store import serving_current
 
-    return load_model(path)
+    load = infer.load_serving if kind == "serving" else infer.load_keras
+    if infer.is_cached(path, kind):
+        return load(path)
+    if kind == "serving" and infer.runtime_available():
+        if serving_current(path):
+            return load(path)
+        with st.spinner("Converting this run for fast predictions (once; loads TensorFlow)…"):
+            return load(path)
+    with st.spinner("Loading TensorFlow and the model…"):
+        return load(path)
 
 
 def load_model(path: str):
-    """The (shared, read-only) Keras model of a run folder. Raises StoreError if it is unusable."""
-    model_file = Path(path) / "model.keras"
-    mtime = model_file.stat().st_mtime if model_file.exists() else 0.0
-    return _load_model(path, mtime)
+    """The (shared, read-only) serving model of a run folder: predictions through ``lenet.infer.predict_probs``
+    without TensorFlow. Raises StoreError if it is unusable."""
+    return _load_model(str(path), "serving")
+
+
+def keras_model(path: str):
+    """The (shared, read-only) Keras model of a run folder, for gradients, feature maps and embeddings (Inside,
+    fine-tuning). Imports TensorFlow. Raises StoreError if it is unusable."""
+    return _load_model(str(path), "keras")
+
+
+def model_mtime(path: str | Path) -> float:
+    """The run's model file time: with the run folder, the key of every per-model cache (one helper for all)."""
+    from lenet.store import model_mtime as mtime
+
+    return mtime(path)
 
 
 @st.cache_resource(show_spinner=False)
@@ -131,10 +153,10 @@ def add_session_run(path: str | Path) -> None:
 
 
 def active_model():
-    """The active run and its Keras model, falling back to the shipped model if the chosen one is unusable.
+    """The active run and its serving model, falling back to the shipped model if the chosen one is unusable.
 
     Returns:
-        ``(Run, keras.Model)``, or ``(None, None)`` after showing an error if even the shipped model fails.
+        ``(Run, model)`` (a model for ``lenet.infer.predict_probs``; ``keras_model(path)`` for Keras), or ``(None, None)`` after showing an error if even the shipped model fails.
     """
     run, model, problem = _usable_active()
     if problem is not None:
@@ -231,11 +253,10 @@ def _evaluation(path: str, mtime: float, n: int):
 
 
 def evaluation(path: str, n: int = 10_000):
-    """The ``Evaluation`` of a run on the first ``n`` MNIST test images, cached per run path, file time and n.
+    """The ``Evaluation`` of a run on the first ``n`` MNIST test images (through the serving model), cached per run
+    path, model file time and n.
 
     Raises:
         StoreError: the run's model cannot be loaded.
     """
-    model_file = Path(path) / "model.keras"
-    mtime = model_file.stat().st_mtime if model_file.exists() else 0.0
-    return _evaluation(str(path), mtime, int(n))
+    return _evaluation(str(path), model_mtime(path), int(n))

@@ -152,3 +152,27 @@ def _shown_digit_text(at) -> str | None:
         if found:
             return found.group(1)
     return None
+
+
+def test_app_predicts_through_keras_without_the_light_runtime(app, fake_canvas, mnist, monkeypatch):
+    """Where ai-edge-litert cannot be installed: Home's strip and Draw's prediction come from Keras, the same digit"""
+    from lenet import infer
+    from lenet.preprocess import LIGHT_ON_DARK, preprocess
+    from lenet.store import load_model
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # `import` raises ImportError
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    infer.clear_cache()
+    assert not infer.runtime_available()
+    img = canvas_image(mnist.x_test[0])
+    fake_canvas["image"] = img
+    app.run()
+    assert not app.exception and not app.error
+    assert len([c for c in app.caption if re.match(r":(green|red)\[\*\*\d\*\*\]", c.value)]) == 12
+    path = app.session_state["active_model"]
+    assert infer.is_cached(path, "keras") and not isinstance(infer.load_serving(path), infer.ServingModel)
+    app.switch_page(DRAW).run()
+    assert not app.exception and not app.error
+    expected = int(np.argmax(infer.predict_probs(load_model(path), preprocess(img, polarity=LIGHT_ON_DARK).x)))
+    assert _shown_digit(app) == expected
+    infer.clear_cache()  # no Keras-served model left for the tests that follow
