@@ -76,8 +76,14 @@ class Evaluation:
         Returns:
             Dicts with index, true, pred, confidence, second (runner-up class) and second_prob.
         """
+        return self.items(true, pred, sort, correct=False)
+
+    def items(self, true: int | None = None, pred: int | None = None, sort: str = "confidence_desc",
+              correct: bool = False) -> list[dict]:
+        """The items of a confusion row, column or cell: the misclassified ones, or with ``correct`` the right ones
+        (a diagonal cell). Arguments and returned dicts as ``misclassified``."""
         y_pred = self.y_pred
-        mask = y_pred != self.y_true
+        mask = (y_pred == self.y_true) if correct else (y_pred != self.y_true)
         if true is not None:
             mask &= self.y_true == true
         if pred is not None:

@@ -6,6 +6,7 @@ built by pure ``*_figure`` functions (testable without Streamlit); ``*_ui`` func
 """
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -16,6 +17,7 @@ import streamlit as st
 
 GALLERY_PAGE = 24  # images per gallery page
 GALLERY_COLS = 8
+GALLERY_CELL = 128  # px: the two-line captions need more room than the 84 px digit
 SORTS = {"confidence_desc": "Most confident first", "confidence_asc": "Least confident first", "index": "Image index"}
 
 
@@ -38,15 +40,28 @@ def label_markdown(true: int | None, pred: int, confidence: float | None = None)
     return f":{colour}[**{pred}**]{conf}" + ("" if pred == true else f" (true {true})")
 
 
-def digit_grid_ui(images, captions: list[str], cols: int = 12, scale: int = 3) -> None:
-    """Digits in rows of ``cols``, each with a markdown caption under it."""
+def digit_grid_ui(images, captions: list[str], cols: int = 12, scale: int = 3, width: int | None = None) -> None:
+    """Digits with a markdown caption under each, wrapping into as many columns as the screen has room for.
+
+    ``st.columns`` stack to one column on a phone (a 150-digit sheet became 22,000 px tall); a horizontal flex
+    container wraps instead. Each run of ``cols`` digits is one such container, so on a wide screen the grid keeps
+    rows of ``cols`` (a sheet's rows stay rows) and on a narrow one each run wraps onto a few lines.
+
+    Args:
+        images: (28, 28) uint8 or float in [0, 1] each.
+        captions: markdown, one per image.
+        cols: digits per row on a wide screen.
+        scale: pixels per input pixel.
+        width: px of each cell (image and caption); the image's width when None.
+    """
     images = list(images)
+    cell = width or 28 * scale
     for start in range(0, len(images), cols):
-        row = st.columns(cols)
-        for col, img, cap in zip(row, images[start:start + cols], captions[start:start + cols]):
-            with col:
-                st.image(digit_pixels(img, scale), output_format="PNG")
-                st.caption(cap)
+        with st.container(horizontal=True, gap="xxsmall"):
+            for img, cap in zip(images[start:start + cols], captions[start:start + cols]):
+                with st.container(width=cell, gap=None):
+                    st.image(digit_pixels(img, scale), output_format="PNG")
+                    st.caption(cap)
 
 
 def prediction_strip_ui(images, y_true, probs, cols: int = 12) -> None:
@@ -57,6 +72,20 @@ def prediction_strip_ui(images, y_true, probs, cols: int = 12) -> None:
             for t, p, pr in zip(y_true if y_true is not None else [None] * len(preds), preds, probs)]
     digit_grid_ui(images, caps, cols=cols)
 
+
+def probs_figure(probs: np.ndarray, true: int | None = None, height: int = 260) -> go.Figure:
+    """The ten class probabilities as bars, the predicted digit green (red when a known true label differs)."""
+    probs = np.asarray(probs, float).ravel()
+    pred = int(probs.argmax())
+    colours = ["#9ca3af"] * len(probs)
+    colours[pred] = "#16a34a" if true is None or true == pred else "#dc2626"
+    fig = go.Figure(go.Bar(x=list(range(len(probs))), y=probs.tolist(), marker_color=colours,
+                           text=[f"{p * 100:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside",
+                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
+    fig.update_xaxes(tickmode="array", tickvals=list(range(len(probs))), title_text="digit")
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title_text="probability")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
+    return fig
 
 
 # ---------------------------------------------------------------- evaluation
@@ -121,24 +150,6 @@ def confusion_figure(conf: np.ndarray, normalise: bool = False, highlight: tuple
     return fig
 
 
-def cell_items(evaluation, true: int | None, pred: int | None, sort: str = "confidence_desc") -> list[dict]:
-    """The items of a confusion filter: misclassified ones, or — for a diagonal cell — the correct ones.
-
-    Returns:
-        Dicts with index, true, pred, confidence, second, second_prob (as ``Evaluation.misclassified``).
-    """
-    if true is None or pred is None or true != pred:
-        return evaluation.misclassified(true=true, pred=pred, sort=sort)
-    probs = evaluation.probs
-    idx = np.flatnonzero((evaluation.y_true == true) & (evaluation.y_pred == true))
-    order2 = np.argsort(-probs[idx], axis=1)[:, :2] if len(idx) else np.zeros((0, 2), int)
-    items = [{"index": int(i), "true": int(true), "pred": int(true), "confidence": float(probs[i, true]),
-              "second": int(o[1]), "second_prob": float(probs[i, o[1]])} for i, o in zip(idx, order2)]
-    if sort != "index":
-        items.sort(key=lambda r: r["confidence"], reverse=sort == "confidence_desc")
-    return items
-
-
 def items_csv(items: list[dict], names: list[str] | None = None) -> str:
     """The gallery's list as CSV (index, [name,] true, pred, confidence, second, second_prob)."""
     import pandas as pd
@@ -154,15 +165,39 @@ def _class_label(c):
 
 
 def _apply_cell_selection(prefix: str) -> None:
-    """on_select callback: a clicked/selected confusion cell becomes the gallery's true/pred filter."""
+    """on_select callback: a clicked confusion cell becomes the gallery's true/pred filter; clicking the chosen cell
+    again (plotly then deselects it) clears the filter."""
     state = st.session_state.get(f"{prefix}_confusion")
     points = (state or {}).get("selection", {}).get("points", []) if state else []
-    if not points:
-        return
-    pt = points[0]
-    st.session_state[f"{prefix}_true"] = int(round(pt["y"]))
-    st.session_state[f"{prefix}_pred"] = int(round(pt["x"]))
+    chosen = (st.session_state.get(f"{prefix}_true"), st.session_state.get(f"{prefix}_pred"))
+    cell = (int(round(points[0]["y"])), int(round(points[0]["x"]))) if points else (None, None)
+    if cell == chosen:
+        cell = (None, None)
+    st.session_state[f"{prefix}_true"], st.session_state[f"{prefix}_pred"] = cell
+    st.session_state[f"{prefix}_scroll"] = cell != (None, None)  # bring the gallery into view on the next run
     _reset_page(prefix)
+
+
+def _forget_filter_if_new(evaluation, prefix: str) -> None:
+    """A filter chosen for one model means nothing for another: clear it when the evaluated set or model changes.
+
+    The fingerprint is the first rows' probabilities: another model changes them, a larger N of the same model
+    does not.
+    """
+    mark = hashlib.sha1(np.ascontiguousarray(evaluation.probs[:64]).tobytes()).hexdigest()
+    key = f"{prefix}_source"
+    if st.session_state.get(key) not in (None, mark):
+        for k in (f"{prefix}_true", f"{prefix}_pred"):
+            if k in st.session_state:
+                st.session_state[k] = None
+        _reset_page(prefix)
+    st.session_state[key] = mark
+
+
+def _scroll_into_view(key: str) -> None:
+    """Scroll the page to the element with this key (the gallery after a cell click)."""
+    st.html(f"<script>window.parent.document.querySelector('.st-key-{key}')"
+            "?.scrollIntoView({behavior: 'smooth', block: 'start'});</script>", unsafe_allow_javascript=True)
 
 
 def _reset_page(prefix: str) -> None:
@@ -199,8 +234,8 @@ def gallery_ui(evaluation, images, prefix: str, names: list[str] | None = None, 
                         on_change=_reset_page, args=(prefix,))
     sort = c3.selectbox("Sort", list(SORTS), format_func=SORTS.get, key=f"{prefix}_sort",
                         on_change=_reset_page, args=(prefix,))
-    items = cell_items(evaluation, true, pred, sort)
     diagonal = true is not None and true == pred
+    items = evaluation.items(true, pred, sort, correct=diagonal)
     kind = "correctly classified" if diagonal else "misclassified"
     filt = " · ".join(s for s in (f"true {true}" if true is not None else "",
                                  f"predicted {pred}" if pred is not None else "") if s) or "all classes"
@@ -223,7 +258,7 @@ def gallery_ui(evaluation, images, prefix: str, names: list[str] | None = None, 
         colour = "green" if it["pred"] == it["true"] else "red"
         caps.append(f"true **{it['true']}** → :{colour}[**{it['pred']}**] · {it['confidence'] * 100:.0f} %  \n"
                     f"2nd: {it['second']} ({it['second_prob'] * 100:.0f} %){name}")
-    digit_grid_ui([images[it["index"]] for it in shown], caps, cols=GALLERY_COLS)
+    digit_grid_ui([images[it["index"]] for it in shown], caps, cols=GALLERY_COLS, width=GALLERY_CELL)
     suffix = "_".join(s for s in (f"true{true}" if true is not None else "",
                                  f"pred{pred}" if pred is not None else "") if s) or "all"
     st.download_button("Download this list (CSV)", items_csv(items, names), file_name=f"{kind}_{suffix}.csv",
@@ -233,6 +268,7 @@ def gallery_ui(evaluation, images, prefix: str, names: list[str] | None = None, 
 def evaluation_ui(evaluation, images, prefix: str = "eval", names: list[str] | None = None,
                   what: str = "test images") -> None:
     """Accuracy, report table, confusion heatmap and the gallery that follows the chosen cell."""
+    _forget_filter_if_new(evaluation, prefix)
     n = len(evaluation.y_true)
     errors = int((evaluation.y_pred != evaluation.y_true).sum())
     m1, m2, m3 = st.columns(3)
@@ -246,5 +282,8 @@ def evaluation_ui(evaluation, images, prefix: str = "eval", names: list[str] | N
     with right:
         st.subheader("Classification report")
         report_table_ui(evaluation)
-    st.subheader("Gallery")
-    gallery_ui(evaluation, images, prefix, names=names, what=what)
+    with st.container(key=f"{prefix}_gallery"):
+        st.subheader("Gallery")
+        gallery_ui(evaluation, images, prefix, names=names, what=what)
+    if st.session_state.pop(f"{prefix}_scroll", False):
+        _scroll_into_view(f"{prefix}_gallery")
