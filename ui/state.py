@@ -1,6 +1,8 @@
 """The one place for Streamlit caches and session-state keys (STYLE.md): pages import from here.
 
-``st.cache_resource`` objects are shared by every user: they are read-only (MNIST arrays, loaded models).
+``st.cache_resource`` objects are shared by every user: they are read-only (MNIST arrays). Loaded models are too,
+and live in ``lenet.infer``'s one bounded cache (per run folder and model file time): the serving model for
+predictions (``load_model``), the Keras model only where gradients or layers are needed (``keras_model``).
 Whatever a user trains belongs to their session and to the on-disk store, never to a global cache.
 """
 from __future__ import annotations
