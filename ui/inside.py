@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from lenet.store import model_mtime
 from ui import state
 
 NN_POOLS = (10_000, 60_000)  # training digits searched for neighbours; 60k is the whole set
@@ -20,8 +21,6 @@ CURVE_NS = (1000, 10_000)  # MNIST test images per curve point; 1,000: sampling 
 MAP_COLS = 10  # feature maps per row in a layer's grid
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
-
-_mtime = state.model_mtime
 
 
 # ---------------------------------------------------------------- the digit
@@ -54,7 +53,7 @@ def _layer_table(path: str, mtime: float) -> list[dict]:
 
 def layer_table(path: str) -> list[dict]:
     """The active model's layer table (type, output shape, parameters), cached per run."""
-    return _layer_table(path, _mtime(path))
+    return _layer_table(path, model_mtime(path))
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
@@ -67,7 +66,7 @@ def _train_embedding(path: str, mtime: float, n: int) -> np.ndarray:
 def train_embedding(path: str, n: int = 60_000) -> np.ndarray:
     """Unit-norm penultimate features of the first ``n`` MNIST training digits, (n, D) float16 (half the memory;
     cosine distances stay within 1e-3). Computed once per (run, n) and shared read-only by every session."""
-    return _train_embedding(path, _mtime(path), int(n))
+    return _train_embedding(path, model_mtime(path), int(n))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -81,7 +80,7 @@ def _curves(path: str, mtime: float, n: int) -> dict:
 
 def curves(path: str, n: int = 1000) -> dict:
     """Accuracy under rotation, shift and scale on the first ``n`` MNIST test images, cached per (run, n)."""
-    return _curves(path, _mtime(path), int(n))
+    return _curves(path, model_mtime(path), int(n))
 
 
 def n_settings() -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from lenet import config
-from lenet.store import DEFAULT_REF, Run, StoreError, list_runs, read_run
+from lenet.store import DEFAULT_REF, Run, StoreError, list_runs, model_mtime, read_run
 
 # Session-state keys (one list, so pages never invent clashing names).
 ACTIVE_MODEL = "active_model"  # run folder path (str) of the model every page uses
@@ -80,13 +80,6 @@ def keras_model(path: str):
     """The (shared, read-only) Keras model of a run folder, for gradients, feature maps and embeddings (Inside,
     fine-tuning). Imports TensorFlow. Raises StoreError if it is unusable."""
     return _load_model(str(path), "keras")
-
-
-def model_mtime(path: str | Path) -> float:
-    """The run's model file time: with the run folder, the key of every per-model cache (one helper for all)."""
-    from lenet.store import model_mtime as mtime
-
-    return mtime(path)
 
 
 @st.cache_resource(show_spinner=False)
