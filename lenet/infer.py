@@ -80,21 +80,25 @@ class ServingModel:
         return f"ServingModel({self.source!r})"
 
 
+_STDERR_LOCK = threading.Lock()  # two loads at once must not save each other's silenced descriptor
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
     """Silence file descriptor 2 for a few milliseconds (native code writes there directly)."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all
             yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+            return
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def predict_probs(model, images: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from lenet.store import model_mtime
 from ui import state
 from ui.lru import ByteLRU
 
@@ -22,7 +23,6 @@ MAP_COLS = 10  # feature maps per row in a layer's grid
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-_mtime = state.model_mtime
 
 
 # ---------------------------------------------------------------- the digit
@@ -55,7 +55,7 @@ def _layer_table(path: str, mtime: float) -> list[dict]:
 
 def layer_table(path: str) -> list[dict]:
     """The active model's layer table (type, output shape, parameters), cached per run."""
-    return _layer_table(path, _mtime(path))
+    return _layer_table(path, model_mtime(path))
 
 
 # Server-wide and read-only, like st.cache_resource, but filled here so the first computation can report progress
@@ -71,7 +71,7 @@ def train_embedding(path: str, n: int = 60_000, progress=None) -> np.ndarray:
     Args:
         progress: optional ``f(done, total)`` while it is computed (not called when cached).
     """
-    key = (path, _mtime(path), int(n))
+    key = (path, model_mtime(path), int(n))
     emb = _EMBEDDINGS.get(key)
     if emb is None:
         from lenet.explain import embed
@@ -88,7 +88,7 @@ def curves(path: str, n: int = 1000, progress=None) -> dict:
     Args:
         progress: optional ``f(done, total, kind)`` after each curve while it is computed.
     """
-    key = (path, _mtime(path), int(n))
+    key = (path, model_mtime(path), int(n))
     found = _CURVES.get(key)
     if found is None:
         from lenet.infer import make_classifier
