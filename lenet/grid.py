@@ -205,15 +205,22 @@ def _root(parent: np.ndarray, i: int) -> int:
 def _quad(pts: np.ndarray) -> np.ndarray | None:
     """Points of a frame -> its four corners (TL, TR, BR, BL) as (4, 2) float32, or None."""
     hull = cv2.convexHull(pts)
-    peri = cv2.arcLength(hull, True)
-    for eps in (0.02, 0.04, 0.06, 0.08):
-        q = cv2.approxPolyDP(hull, eps * peri, True)
-        if len(q) == 4 and cv2.isContourConvex(q):
-            break
-    else:  # the extreme corners: good for frames turned less than ~30 degrees
-        p = hull[:, 0]
-        s, d = p.sum(1), p[:, 0] - p[:, 1]
-        q = np.array([p[np.argmin(s)], p[np.argmax(d)], p[np.argmax(s)], p[np.argmin(d)]])
+    poly = cv2.approxPolyDP(hull, 0.01 * cv2.arcLength(hull, True), True)[:, 0].astype(np.float64)
+    if len(poly) < 4:
+        return None
+    # The sides are the four longest edges of the outline; their crossings are the corners, also where a corner
+    # is cut off (by the photo's edge) or rounded.
+    edges = np.roll(poly, -1, axis=0) - poly
+    longest = np.sort(np.argsort(-np.hypot(edges[:, 0], edges[:, 1]))[:4])
+    q = []
+    for a, b in zip(longest, np.roll(longest, -1)):
+        p1, d1, p2, d2 = poly[a], edges[a], poly[b], edges[b]
+        det = d1[0] * d2[1] - d1[1] * d2[0]
+        if abs(det) < 1e-6 * np.hypot(*d1) * np.hypot(*d2) + 1e-12:
+            return None  # parallel neighbours: not a quadrilateral
+        t = ((p2[0] - p1[0]) * d2[1] - (p2[1] - p1[1]) * d2[0]) / det
+        q.append(p1 + t * d1)
+    q = np.array(q)
     q = q.reshape(4, 2).astype(np.float32)
     c = q.mean(0)
     q = q[np.argsort(np.arctan2(q[:, 1] - c[1], q[:, 0] - c[0]))]  # clockwise on screen, from top-left-ish
