@@ -243,7 +243,7 @@ def _flatten(g: np.ndarray, quad: np.ndarray) -> Grid | None:
     warped = cv2.warpPerspective(g, m, (W, H), flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_REPLICATE)
     ys, xs = _lattice(warped)
-    if (len(ys) - 1) * (len(xs) - 1) < 2:
+    if ys is None or xs is None or (len(ys) - 1) * (len(xs) - 1) < 2:
         return None
     ch, cw = float(np.median(np.diff(ys))), float(np.median(np.diff(xs)))
     if not CELL_ASPECT[0] <= cw / ch <= CELL_ASPECT[1]:
@@ -259,8 +259,9 @@ def _flatten(g: np.ndarray, quad: np.ndarray) -> Grid | None:
     return Grid(warped=warped, cells=cells, quad=quad.astype(np.float32), matrix=m)
 
 
-def _lattice(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the horizontal (ys) and vertical (xs) lines of a flattened grid, its edges included."""
+def _lattice(warped: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Positions of the horizontal (ys) and vertical (xs) lines of a flattened grid, its edges included (None for
+    a direction with more lines than a form has)."""
     h, w = warped.shape
     block = _odd(max(15, max(h, w) // 25))
     dark = cv2.adaptiveThreshold(cv2.GaussianBlur(warped, (3, 3), 0), 1, cv2.ADAPTIVE_THRESH_MEAN_C,
@@ -277,7 +278,7 @@ def _lattice(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
-def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
+def _line_positions(cover: np.ndarray, n: int) -> np.ndarray | None:
     """Fraction of each row that is line -> the lattice's line positions, 0 and n - 1 included.
 
     Cells of a form are equal: the most cells k (up to MAX_CELLS) whose k - 1 evenly spaced inner lines nearly
@@ -298,8 +299,16 @@ def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
         strength = np.array([b[1] for b in best])
         if (strength >= bar).mean() >= 0.75 and (strength >= 0.3 * bar).all():
             pos = [j if c >= bar else int(round(e)) for (j, c), e in zip(best, expect)]
-            return np.array([0, *pos, n - 1])
-    return np.array([0, n - 1])  # one cell this way: a row of boxes
+            return _unless_denser(cover, bar, np.array([0, *pos, n - 1]))
+    return _unless_denser(cover, bar, np.array([0, n - 1]))  # one cell this way: a row of boxes
+
+
+def _unless_denser(cover: np.ndarray, bar: float, pos: np.ndarray) -> np.ndarray | None:
+    """The lattice, or None when far more strong lines cross the grid than it has: squared paper (its lattice is
+    finer than MAX_CELLS, and a coarser one would fit every other line), not a form."""
+    on = (cover >= bar).astype(np.int8)
+    runs = int(on[0]) + int((np.diff(on) == 1).sum())
+    return None if runs > 1.5 * len(pos) + 2 else pos
 
 
 def _odd(n: float) -> int:
