@@ -102,12 +102,14 @@ def cmd_train(args) -> int:
 
 # ---------------------------------------------------------------- evaluate
 def cmd_evaluate(args) -> int:
-    from .evaluate import confusion_text, evaluate_model
-    from .store import load_model
+    from .infer import load_serving
 
-    model = load_model(args.run, args.models_dir)
+    model = load_serving(args.run, args.models_dir)  # the light runtime: no TensorFlow
+    from .evaluate import confusion_text, evaluate_model  # scikit-learn: after a missing run has been said
+
     data = _load_data(args.idx_dir)
-    ev = evaluate_model(model, data.x_test, data.y_test)
+    n = len(data.x_test) if args.limit is None else max(1, args.limit)
+    ev = evaluate_model(model, data.x_test[:n], data.y_test[:n])
     if args.json:
         print(json.dumps(ev.summary()))
         return 0
@@ -123,13 +125,12 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from .infer import predict_probs, top_k
+    from .infer import load_serving, predict_probs, top_k
     from .io import ImageError, decode_image
     from .preprocess import parse_style, preprocess
-    from .store import load_model
 
     style, scale = parse_style(args.style)
-    model = load_model(args.model, args.models_dir)
+    model = load_serving(args.model, args.models_dir)  # the light runtime: no TensorFlow
     results: list[dict] = []
     batch_idx, batch_x = [], []
     for i, file in enumerate(args.images):
@@ -162,29 +163,34 @@ def cmd_predict(args) -> int:
 
 # ---------------------------------------------------------------- read-sheet
 def cmd_read_sheet(args) -> int:
+    from .infer import load_serving as load_model  # the light runtime: no TensorFlow
     from .infer import make_classifier
     from .io import ImageError, decode_image
+    from .page import read_page
     from .preprocess import parse_style
-    from .segment import read_sheet
-    from .store import load_model
 
     style, scale = parse_style(args.style)
     try:
-        grey = decode_image(args.image)
+        image = decode_image(args.image, colour=True)
     except (ImageError, OSError) as exc:
         print(f"error: {args.image}: {exc}", file=sys.stderr)
         return 1
-    rows = read_sheet(grey, make_classifier(load_model(args.model, args.models_dir)), style=style,
-                      pad_scale=scale)
+    reading = read_page(image, make_classifier(load_model(args.model, args.models_dir)), style=style,
+                        pad_scale=scale)
+    rows = reading.rows
     if args.json:
-        print(json.dumps({"rows": [[{"box": [int(v) for v in d["box"]], "digit": int(d["digit"]),
-                                     "confidence": round(float(d["confidence"]), 6)} for d in row]
-                                   for row in rows]}))
+        print(json.dumps({"orientation": reading.orientation, "is_sheet": reading.is_sheet,
+                          "grid": list(reading.grid) if reading.grid else None,
+                          "rows": [[{"box": [int(v) for v in d["box"]], "digit": int(d["digit"]),
+                                     "confidence": round(float(d["confidence"]), 6),
+                                     "doubtful": bool(d["doubtful"])} for d in row] for row in rows]}))
     elif not rows:
         print("no digits found")
     else:
+        print(f"orientation: {reading.orientation}° (the page as stored, turned counter-clockwise to read it)")
         for row in rows:
-            print("".join(str(d["digit"]) for d in row))
+            # A doubtful digit is followed by "?" so a reader knows which ones to check.
+            print("".join(f"{d['digit']}{'?' if d['doubtful'] else ''}" for d in row))
     return 0
 
 
@@ -224,6 +230,7 @@ def cmd_models(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lenet", description="LeNet Lab: LeNet-style CNNs on handwritten digits.")
+    p.add_argument("--debug", action="store_true", help="show the full traceback when a command fails")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, func, help_):
@@ -276,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("evaluate", cmd_evaluate, "Accuracy, classification report and confusion matrix on MNIST test.")
     model_opts(sp, positional=True)
     sp.add_argument("--json", action="store_true", help="print one JSON object")
+    sp.add_argument("--limit", type=int, help="only the first N test images (default: all 10,000)")
     data_opts(sp)
 
     sp = add("predict", cmd_predict, "Predict the digit in each image file.")
@@ -308,7 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A failure is one line on stderr and a non-zero exit; ``--debug`` (anywhere on the line)
+    shows the traceback instead."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     args = build_parser().parse_args(argv)
     args.argv = argv
     from .data import MnistUnavailable
@@ -316,9 +328,21 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (MnistUnavailable, StoreError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except (MnistUnavailable, StoreError, ValueError, OSError) as exc:  # the user's input or files: say what
+        if debug:
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if debug:
+            raise
+        print(f"error: {type(exc).__name__}: {_one_line(exc)} (run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

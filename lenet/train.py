@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import NUM_CLASSES, Augment, TrainConfig
 from .data import Mnist
+from .infer import to_model_input  # noqa: F401  (re-exported: lenet.train.to_model_input is used by benchmarks)
 
 import keras  # noqa: E402  (after lenet's TF log settings)
 import tensorflow as tf  # noqa: E402
@@ -128,13 +129,6 @@ def _split(config: TrainConfig, data: Mnist):
         x_val, y_val = x_val[: max(config.train_subset // 4, 100)], y_val[: max(config.train_subset // 4, 100)]
     x_tr, y_tr = x[np.sort(train_idx)], y[np.sort(train_idx)]
     return to_model_input(x_tr), y_tr.astype("int32"), to_model_input(x_val), y_val.astype("int32")
-
-
-def to_model_input(images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) uint8 or float in [0, 1] -> (N, 28, 28, 1) float32 in [0, 1]."""
-    x = np.asarray(images)
-    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32", copy=False)
-    return x.reshape(-1, x.shape[1], x.shape[2], 1)
 
 
 def _augmenter(aug: Augment, seed: int) -> Callable:

@@ -7,7 +7,6 @@ Figures are built by pure ``*_figure`` functions from plain arrays; TensorFlow a
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,6 +14,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from ui import state
+from ui.lru import ByteLRU
 
 NN_POOLS = (10_000, 60_000)  # training digits searched for neighbours; 60k is the whole set
 CURVE_NS = (1000, 10_000)  # MNIST test images per curve point; 1,000: sampling noise ≤ ±1.3 points, 10× faster
@@ -22,9 +22,7 @@ MAP_COLS = 10  # feature maps per row in a layer's grid
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-def _mtime(path: str) -> float:
-    f = Path(path) / "model.keras"
-    return f.stat().st_mtime if f.exists() else 0.0
+_mtime = state.model_mtime
 
 
 # ---------------------------------------------------------------- the digit
@@ -52,7 +50,7 @@ def digit_from_current(current: dict) -> np.ndarray | None:
 def _layer_table(path: str, mtime: float) -> list[dict]:
     from lenet.models import layer_table
 
-    return layer_table(state.load_model(path))
+    return layer_table(state.keras_model(path))
 
 
 def layer_table(path: str) -> list[dict]:
@@ -60,31 +58,47 @@ def layer_table(path: str) -> list[dict]:
     return _layer_table(path, _mtime(path))
 
 
-@st.cache_resource(show_spinner=False, max_entries=3)
-def _train_embedding(path: str, mtime: float, n: int) -> np.ndarray:
-    from lenet.explain import embed
+# Server-wide and read-only, like st.cache_resource, but filled here so the first computation can report progress
+# (a cached function must not draw on the page). 60,000 float16 features of FC500 are 60 MB: three such fit.
+_EMBEDDINGS = ByteLRU(200 * 2 ** 20)
+_CURVES = ByteLRU(4 * 2 ** 20)
 
-    return embed(state.load_model(path), state.get_mnist(progress=False).x_train[:n]).astype(np.float16)
 
-
-def train_embedding(path: str, n: int = 60_000) -> np.ndarray:
+def train_embedding(path: str, n: int = 60_000, progress=None) -> np.ndarray:
     """Unit-norm penultimate features of the first ``n`` MNIST training digits, (n, D) float16 (half the memory;
-    cosine distances stay within 1e-3). Computed once per (run, n) and shared read-only by every session."""
-    return _train_embedding(path, _mtime(path), int(n))
+    cosine distances stay within 1e-3). Computed once per (run, n) and shared read-only by every session.
+
+    Args:
+        progress: optional ``f(done, total)`` while it is computed (not called when cached).
+    """
+    key = (path, _mtime(path), int(n))
+    emb = _EMBEDDINGS.get(key)
+    if emb is None:
+        from lenet.explain import embed
+
+        emb = embed(state.keras_model(path), state.get_mnist(progress=False).x_train[:n],
+                    progress=progress).astype(np.float16)
+        _EMBEDDINGS.put(key, emb)
+    return emb
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _curves(path: str, mtime: float, n: int) -> dict:
-    from lenet.infer import make_classifier
-    from lenet.robust import robustness_curves
+def curves(path: str, n: int = 1000, progress=None) -> dict:
+    """Accuracy under rotation, shift and scale on the first ``n`` MNIST test images, cached per (run, n).
 
-    data = state.get_mnist(progress=False)
-    return robustness_curves(make_classifier(state.load_model(path)), data.x_test[:n], data.y_test[:n])
+    Args:
+        progress: optional ``f(done, total, kind)`` after each curve while it is computed.
+    """
+    key = (path, _mtime(path), int(n))
+    found = _CURVES.get(key)
+    if found is None:
+        from lenet.infer import make_classifier
+        from lenet.robust import robustness_curves
 
-
-def curves(path: str, n: int = 1000) -> dict:
-    """Accuracy under rotation, shift and scale on the first ``n`` MNIST test images, cached per (run, n)."""
-    return _curves(path, _mtime(path), int(n))
+        data = state.get_mnist(progress=False)
+        found = robustness_curves(make_classifier(state.load_model(path)), data.x_test[:n], data.y_test[:n],
+                                  progress=progress)
+        _CURVES.put(key, found)
+    return found
 
 
 def n_settings() -> int:
@@ -194,20 +208,6 @@ def saliency_figure(x: np.ndarray, panels: list[tuple[str, np.ndarray]], height:
                       row=1, col=i)
     fig.update_layout(height=height, margin=dict(l=5, r=5, t=30, b=5), showlegend=False)
     _square_axes(fig, 1 + len(panels))
-    return fig
-
-
-def probs_figure(probs: np.ndarray, height: int = 220, highlight: int | None = None) -> go.Figure:
-    """The 10 class probabilities as bars, the predicted class in a darker colour."""
-    probs = np.asarray(probs, float)
-    pred = int(probs.argmax())
-    colours = ["#1f77b4" if d == pred else ("#ff7f0e" if d == highlight else "#aec7e8") for d in range(10)]
-    fig = go.Figure(go.Bar(x=list(range(10)), y=probs.tolist(), marker_color=colours,
-                           text=[f"{p * 100:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside",
-                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(10)), title_text="digit")
-    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", showticklabels=False)
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=10, b=5))
     return fig
 
 
