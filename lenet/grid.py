@@ -205,15 +205,22 @@ def _root(parent: np.ndarray, i: int) -> int:
 def _quad(pts: np.ndarray) -> np.ndarray | None:
     """Points of a frame -> its four corners (TL, TR, BR, BL) as (4, 2) float32, or None."""
     hull = cv2.convexHull(pts)
-    peri = cv2.arcLength(hull, True)
-    for eps in (0.02, 0.04, 0.06, 0.08):
-        q = cv2.approxPolyDP(hull, eps * peri, True)
-        if len(q) == 4 and cv2.isContourConvex(q):
-            break
-    else:  # the extreme corners: good for frames turned less than ~30 degrees
-        p = hull[:, 0]
-        s, d = p.sum(1), p[:, 0] - p[:, 1]
-        q = np.array([p[np.argmin(s)], p[np.argmax(d)], p[np.argmax(s)], p[np.argmin(d)]])
+    poly = cv2.approxPolyDP(hull, 0.01 * cv2.arcLength(hull, True), True)[:, 0].astype(np.float64)
+    if len(poly) < 4:
+        return None
+    # The sides are the four longest edges of the outline; their crossings are the corners, also where a corner
+    # is cut off (by the photo's edge) or rounded.
+    edges = np.roll(poly, -1, axis=0) - poly
+    longest = np.sort(np.argsort(-np.hypot(edges[:, 0], edges[:, 1]))[:4])
+    q = []
+    for a, b in zip(longest, np.roll(longest, -1)):
+        p1, d1, p2, d2 = poly[a], edges[a], poly[b], edges[b]
+        det = d1[0] * d2[1] - d1[1] * d2[0]
+        if abs(det) < 1e-6 * np.hypot(*d1) * np.hypot(*d2) + 1e-12:
+            return None  # parallel neighbours: not a quadrilateral
+        t = ((p2[0] - p1[0]) * d2[1] - (p2[1] - p1[1]) * d2[0]) / det
+        q.append(p1 + t * d1)
+    q = np.array(q)
     q = q.reshape(4, 2).astype(np.float32)
     c = q.mean(0)
     q = q[np.argsort(np.arctan2(q[:, 1] - c[1], q[:, 0] - c[0]))]  # clockwise on screen, from top-left-ish
@@ -236,7 +243,7 @@ def _flatten(g: np.ndarray, quad: np.ndarray) -> Grid | None:
     warped = cv2.warpPerspective(g, m, (W, H), flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_REPLICATE)
     ys, xs = _lattice(warped)
-    if (len(ys) - 1) * (len(xs) - 1) < 2:
+    if ys is None or xs is None or (len(ys) - 1) * (len(xs) - 1) < 2:
         return None
     ch, cw = float(np.median(np.diff(ys))), float(np.median(np.diff(xs)))
     if not CELL_ASPECT[0] <= cw / ch <= CELL_ASPECT[1]:
@@ -252,8 +259,9 @@ def _flatten(g: np.ndarray, quad: np.ndarray) -> Grid | None:
     return Grid(warped=warped, cells=cells, quad=quad.astype(np.float32), matrix=m)
 
 
-def _lattice(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the horizontal (ys) and vertical (xs) lines of a flattened grid, its edges included."""
+def _lattice(warped: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Positions of the horizontal (ys) and vertical (xs) lines of a flattened grid, its edges included (None for
+    a direction with more lines than a form has)."""
     h, w = warped.shape
     block = _odd(max(15, max(h, w) // 25))
     dark = cv2.adaptiveThreshold(cv2.GaussianBlur(warped, (3, 3), 0), 1, cv2.ADAPTIVE_THRESH_MEAN_C,
@@ -270,7 +278,7 @@ def _lattice(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
-def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
+def _line_positions(cover: np.ndarray, n: int) -> np.ndarray | None:
     """Fraction of each row that is line -> the lattice's line positions, 0 and n - 1 included.
 
     Cells of a form are equal: the most cells k (up to MAX_CELLS) whose k - 1 evenly spaced inner lines nearly
@@ -291,8 +299,16 @@ def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
         strength = np.array([b[1] for b in best])
         if (strength >= bar).mean() >= 0.75 and (strength >= 0.3 * bar).all():
             pos = [j if c >= bar else int(round(e)) for (j, c), e in zip(best, expect)]
-            return np.array([0, *pos, n - 1])
-    return np.array([0, n - 1])  # one cell this way: a row of boxes
+            return _unless_denser(cover, bar, np.array([0, *pos, n - 1]))
+    return _unless_denser(cover, bar, np.array([0, n - 1]))  # one cell this way: a row of boxes
+
+
+def _unless_denser(cover: np.ndarray, bar: float, pos: np.ndarray) -> np.ndarray | None:
+    """The lattice, or None when far more strong lines cross the grid than it has: squared paper (its lattice is
+    finer than MAX_CELLS, and a coarser one would fit every other line), not a form."""
+    on = (cover >= bar).astype(np.int8)
+    runs = int(on[0]) + int((np.diff(on) == 1).sum())
+    return None if runs > 1.5 * len(pos) + 2 else pos
 
 
 def _odd(n: float) -> int:

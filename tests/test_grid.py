@@ -117,14 +117,20 @@ def test_row_of_boxes(digits):
     assert read_digits(read_grid(page, template_classifier(images))) == table
 
 
-@pytest.mark.parametrize("kind", ["blank", "ruled", "digits"])
+@pytest.mark.parametrize("kind", ["blank", "ruled", "squared", "digits"])
 def test_no_grid(kind, digits):
-    """A page without a grid (blank, ruled, loose digits) gives None, so the reader falls back to segmenting."""
+    """A page without a grid (blank, ruled, squared, loose digits) gives None, so the reader falls back to
+    segmenting."""
     images, _ = digits
     page = np.full((600, 800), 230, np.uint8)
-    if kind == "ruled":
-        for y in range(60, 600, 45):
+    if kind in ("ruled", "squared"):
+        for y in range(60, 600, 45 if kind == "ruled" else 12):
             cv2.line(page, (0, y), (799, y), 150, 2)
+    if kind == "squared":  # a maths exercise book: 5 mm squares, digits written across them
+        for x in range(5, 800, 12):
+            cv2.line(page, (x, 0), (x, 599), 150, 2)
+        for i in range(8):
+            page[200:260, 60 + 90 * i:120 + 90 * i] -= (cv2.resize(images[i], (60, 60)) * 0.5).astype(np.uint8)
     if kind == "digits":
         for i in range(8):
             page[200:260, 60 + 90 * i:120 + 90 * i] -= (cv2.resize(images[i], (60, 60)) * 0.7).astype(np.uint8)
