@@ -190,8 +190,7 @@ def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
     if len(boxes) >= 3:
         # Page edges, a leftover line or a shadow's rim are far bigger than the digits.
         h_ref = blobs.typical_height(np.array(boxes, np.float64))
-        boxes = [b for b in boxes if b[3] <= 3 * h_ref and b[2] <= 4 * h_ref]
-    boxes = blobs.split_wide(boxes, mask)
+        boxes = [b for b in boxes if not blobs.too_big(b[2], b[3], h_ref)]
     return boxes, mask
 
 

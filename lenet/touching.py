@@ -4,6 +4,7 @@ recognition, as a reader does: "is this one wide 0 or a 1 and a 0?").
 """
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Callable
 
 import cv2
@@ -19,6 +20,9 @@ WIDE = 1.3  # boxes this many typical digit widths wide (and not much taller tha
 SURE_WIDE = 1.9  # this wide, a box is split unless its parts read clearly worse than the whole
 WIDE_TOLERANCE = 0.1  # how much worse (mean log-confidence) the parts of a SURE_WIDE box may read
 SPLIT_GAIN = 0.25  # parts must beat the whole's log-confidence by this much on average
+MIN_PART = 0.4  # each part is at least this many typical digit widths wide
+MAX_PARTS = 3  # a box is cut in at most this many digits
+MAX_VALLEYS = 6  # cuts are chosen among this many deepest valleys of the ink's column profile
 SURE = 0.9  # a whole read at least this sure stays whole unless it is SURE_WIDE
 
 
@@ -76,36 +80,36 @@ def split_touching(grey: np.ndarray, rows: list[list[Box]], classify: Classifier
 
 
 def _candidates(grey: np.ndarray, box: Box, w_ref: float, polarity: str) -> list[list[Box]]:
-    """Ways to cut a box into 2 (or 3, if wide enough) parts at the columns with least ink."""
+    """Ways to cut a box into 2 to MAX_PARTS parts, at valleys of its column profile of ink (where strokes are
+    thinnest), each part at least a narrow digit wide."""
     x, y, w, h = box
     sub = pp.to_mnist_polarity(grey[y:y + h, x:x + w], polarity)
     if sub.size == 0 or sub.max() == sub.min():
         return []
     _, ink = cv2.threshold(sub, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     cols = np.convolve(ink.sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
+    lo_w = max(2, int(MIN_PART * w_ref))
+    inner = np.arange(lo_w, w - lo_w)
+    valleys = [int(c) for c in inner if cols[c] <= cols[max(0, c - 2):c + 3].min()]
+    valleys = sorted(sorted(set(valleys), key=lambda c: cols[c])[:MAX_VALLEYS])
+    total = ink.sum()
     out = []
-    for n in (2, 3):
-        if w < (n - 0.6) * w_ref:
+    for n in range(2, MAX_PARTS + 1):
+        if w < (n - 1) * w_ref:
             break
-        step, cuts = w / n, [0]
-        for i in range(1, n):
-            lo = max(int(i * step - 0.4 * step), cuts[-1] + 2)
-            hi = min(int(i * step + 0.4 * step), w - 2)
-            if hi <= lo:
-                break
-            cuts.append(lo + int(np.argmin(cols[lo:hi])))
-        if len(cuts) != n:
-            continue
-        cuts.append(w)
-        parts = []
-        for c0, c1 in zip(cuts[:-1], cuts[1:]):
-            ys, xs = np.nonzero(ink[:, c0:c1])
-            if ys.size < 0.08 * ink.sum() or c1 - c0 < 0.2 * w_ref:
-                break  # a sliver, not a digit
-            parts.append((x + c0 + int(xs.min()), y + int(ys.min()), int(xs.max() - xs.min() + 1),
-                          int(ys.max() - ys.min() + 1)))
-        if len(parts) == n:
-            out.append(parts)
+        for cut in combinations(valleys, n - 1):
+            edges = [0, *cut, w]
+            if min(np.diff(edges)) < lo_w:
+                continue
+            parts = []
+            for c0, c1 in zip(edges[:-1], edges[1:]):
+                ys, xs = np.nonzero(ink[:, c0:c1])
+                if ys.size < 0.08 * total:
+                    break  # a sliver, not a digit
+                parts.append((x + c0 + int(xs.min()), y + int(ys.min()), int(xs.max() - xs.min() + 1),
+                              int(ys.max() - ys.min() + 1)))
+            if len(parts) == n:
+                out.append(parts)
     return out
 
 
