@@ -75,6 +75,8 @@ def prediction_strip_ui(images, y_true, probs, cols: int = 12) -> None:
 
 def probs_figure(probs: np.ndarray, true: int | None = None, height: int = 260) -> go.Figure:
     """The ten class probabilities as bars, the predicted digit green (red when a known true label differs)."""
+    import plotly.graph_objects as go
+
     probs = np.asarray(probs, float).ravel()
     pred = int(probs.argmax())
     colours = ["#9ca3af"] * len(probs)
