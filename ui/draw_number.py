@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from lenet.preprocess import LIGHT_ON_DARK, preprocess
-from ui.reading import DOUBT_CONFIDENCE
+from lenet.page import DOUBT_CONFIDENCE
 
 
 def read_number(model, img: np.ndarray, style: str, scale: float) -> list[dict]:

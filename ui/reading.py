@@ -11,54 +11,23 @@ keeps its error, so it is not decoded again on every rerun.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import streamlit as st
 
+from lenet.page import DOUBT_CONFIDENCE, PageReading
+from lenet.page import read_page as library_read_page
 from ui.inputs import model_key
 from ui.lru import ByteLRU
 from ui.state import UPLOAD_CACHE
 
-DOUBT_CONFIDENCE = 0.8  # a digit read with less confidence is marked doubtful (until lenet.page says otherwise)
-DECODED_BUDGET = 192 * 2 ** 20  # bytes of decoded images one session keeps (~16 phone photos)
+DECODED_BUDGET = 192 * 2 ** 20  # bytes of decoded images one session keeps (~5 12 MP photos in colour)
 READING_BUDGET = 96 * 2 ** 20  # bytes of readings (crops, inputs, stage pictures) one session keeps
 STAGE_SIDE = 900  # px: stage pictures are kept this big at most (they are shown, never computed on)
 
 
-@dataclass
-class PageReading:
-    """What ``lenet.page.read_page`` returns (same fields), built here from ``lenet.segment`` until it lands."""
-
-    rows: list[list[dict]]
-    stages: dict[str, np.ndarray]
-    orientation: int = 0
-    is_sheet: bool = False
-    grid: tuple[int, int] | None = None
-    page: np.ndarray = field(default_factory=lambda: np.zeros((1, 1), np.uint8))
-
-
-def read_page(grey: np.ndarray, classify, style: str, pad_scale: float) -> PageReading:
-    """The page reader the app uses: (H, W) uint8 photo or scan -> ``PageReading``.
-
-    The one line to change when ``lenet.page.read_page`` is merged is the return below.
-    """
-    return _read_with_segment(grey, classify, style, pad_scale)
-
-
-def _read_with_segment(grey: np.ndarray, classify, style: str, pad_scale: float) -> PageReading:
-    """``lenet.segment.read_sheet`` and ``is_sheet`` dressed as a ``PageReading`` (no page finding yet)."""
-    from lenet import ink
-    from lenet.preprocess import detect_polarity, to_mnist_polarity
-    from lenet.segment import is_sheet, read_sheet
-
-    rows = read_sheet(grey, classify, style, pad_scale)
-    for row in rows:
-        for d in row:
-            d["doubtful"] = d["confidence"] < DOUBT_CONFIDENCE
-    _, mask = ink.ink_map(to_mnist_polarity(grey, detect_polarity(grey)), line_span=0.4, keep_frac=0.05)
-    stages = {"photo": grey, "ink": (mask * 255).astype(np.uint8)}
-    return PageReading(rows=rows, stages=stages, is_sheet=is_sheet(grey), page=grey)
+def read_page(image: np.ndarray, classify, style: str, pad_scale: float) -> PageReading:
+    """The page reader the app uses: (H, W, 3) RGB or (H, W) grey photo or scan -> ``PageReading``."""
+    return library_read_page(image, classify, style=style, pad_scale=pad_scale)
 
 
 # ---------------------------------------------------------------------------------------------------- session caches
@@ -79,22 +48,23 @@ def forget_file(cid: str | None = None) -> None:
 
 
 def decoded(src: dict) -> np.ndarray:
-    """An uploaded file -> (H, W) uint8 grey, decoded once per session. Raises ImageError (remembered)."""
+    """An uploaded file -> (H, W, 3) uint8 RGB (the page reader tells blue ink from yellow paper), decoded once per
+    session. Raises ImageError (remembered)."""
     from lenet.io import ImageError, decode_image
 
     c = _caches()
     cid = src["cid"]
     if cid in c["failed"]:
         raise ImageError(c["failed"][cid])
-    grey = c["decoded"].get(cid)
-    if grey is None:
+    rgb = c["decoded"].get(cid)
+    if rgb is None:
         try:
-            grey = decode_image(src["data"])
+            rgb = decode_image(src["data"], colour=True)
         except ImageError as err:
             c["failed"][cid] = str(err)
             raise
-        c["decoded"].put(cid, grey)
-    return grey
+        c["decoded"].put(cid, rgb)
+    return rgb
 
 
 def _shrunk(img: np.ndarray, side: int = STAGE_SIDE) -> np.ndarray:

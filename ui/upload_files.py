@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from lenet import config
-from lenet.io import ImageError
+from lenet.io import ImageError, to_grey
 from lenet.study import fit_labels, label_from_name
 from ui import reading
 from ui.inputs import new_source, predict_crops
@@ -152,13 +152,13 @@ def file_ui(src: dict, run, model, style: str, scale: float) -> FileResult | Non
     """One file's row: what it looks like, how to read it (auto / digit / sheet), typed labels, remove."""
     cid, name = src["cid"], src["name"]
     try:
-        grey = reading.decoded(src)
+        rgb = reading.decoded(src)
     except ImageError as err:
         st.warning(f"**{name}** was skipped: {err}", icon=":material/broken_image:")
         return None
     page = reading.reading(src, run, model, style, scale)
     with st.container(horizontal=True, vertical_alignment="center"):  # the close button stays on the name's line
-        st.markdown(f"**{name}**  \n{grey.shape[1]}×{grey.shape[0]} px · looks like "
+        st.markdown(f"**{name}**  \n{rgb.shape[1]}×{rgb.shape[0]} px · looks like "
                     f"{'a sheet' if page.is_sheet else 'one digit'}", width="stretch")
         st.button("", key=f"upload_remove_{cid}", icon=":material/close:", help=f"Remove {name}",
                   on_click=_remove, args=(cid,))
@@ -167,7 +167,7 @@ def file_ui(src: dict, run, model, style: str, scale: float) -> FileResult | Non
                                 key=f"upload_kind_{cid}", persist_state="session",
                                 on_change=_changed_kind, args=(cid,))
     sheet = page.is_sheet if kind in (None, "auto") else kind == "sheet"
-    res = _sheet_result(src, page) if sheet else _digit_result(src, grey, run, model, style, scale)
+    res = _sheet_result(src, page) if sheet else _digit_result(src, to_grey(rgb), run, model, style, scale)
     if res is None or not len(res.boxes):
         c3.info(f"No digits found on {name}.", icon=":material/search_off:")
         return None

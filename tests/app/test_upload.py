@@ -65,7 +65,7 @@ def test_sample_sheet_read_labelled_and_evaluated(app):
     from lenet import config
     from lenet.infer import make_classifier
     from lenet.io import decode_image
-    from lenet.segment import read_sheet
+    from lenet.page import read_page
     from lenet.sheet import load_labels
     from lenet.store import load_model
 
@@ -75,9 +75,9 @@ def test_sample_sheet_read_labelled_and_evaluated(app):
     table = _table(app).value
     truth = [d for row in load_labels(config.SAMPLE_SHEET_LABELS) for d in row]
     assert len(table) == 150 and table["true"].tolist() == truth
-    # The same page read independently through lenet.segment.read_sheet with the same model.
+    # The same page read independently through lenet.page.read_page with the same model.
     model = load_model(app.session_state["active_model"])  # the model the page used
-    rows = read_sheet(decode_image(config.SAMPLE_SHEET), make_classifier(model))
+    rows = read_page(decode_image(config.SAMPLE_SHEET, colour=True), make_classifier(model)).rows
     preds = [d["digit"] for row in rows for d in row]
     assert table["predicted"].tolist() == preds
     assert _accuracy_metric(app) == pytest.approx(np.mean(np.array(preds) == np.array(truth)), abs=5e-5)
