@@ -1,7 +1,7 @@
 """Inference: 28×28 arrays in, class probabilities out — the one facade every page and command predicts through.
 
 Predictions are served by the LiteRT interpreter (PyPI ``ai-edge-litert``) from each run's ``model.tflite``:
-it imports in ~0.25 s against ~9 s for TensorFlow, and runs one digit in ~0.5-1 ms. Where the runtime is not
+it imports in ~0.25 s against ~9 s for TensorFlow, and runs one digit in ~0.5-1.5 ms. Where the runtime is not
 installed (no wheel for the platform), ``load_serving`` returns the Keras model instead and ``predict_probs``
 gives the same probabilities (to ~1e-6) through it. TensorFlow is imported only to train, convert or take
 gradients.
