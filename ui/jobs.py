@@ -25,7 +25,7 @@ TITLES = {"queued": "Waiting in the queue", "starting": "Starting", "running": "
 ICONS = {"queued": "⏳", "starting": "▶", "running": "▶", "evaluating": "▶", "done": "✓", "stopped": "■",
          "failed": "✗", "cancelled": "–"}
 ARCH_LABELS = {"lenet": "LeNet (PyImageSearch)", "lenet1": "LeNet-1 (1989)", "lenet5": "LeNet-5 (1998)",
-               "mlp": "MLP 256-128-64", "cnn": "CNN 32/64 (Keras)"}
+               "mlp": "MLP 256-128-64", "cnn": "CNN 32/64 (Keras)", "small": "Small LeNet 16/32 (fast)"}
 
 
 # ---------------------------------------------------------------- session side

@@ -47,7 +47,8 @@ def settings_ui() -> tuple[TrainConfig, str]:
     c2.caption(PRESETS[preset][0])
 
     c1, c2, c3 = st.columns([2, 1, 1])
-    arch = c1.selectbox("Architecture", ARCHITECTURES, format_func=ARCH_LABELS.get, key="train_arch", **keep)
+    arch = c1.selectbox("Architecture", ARCHITECTURES, format_func=lambda a: ARCH_LABELS.get(a, a),
+                        key="train_arch", **keep)
     activation = c2.selectbox("Activation", ("relu", "tanh"), key="train_activation", **keep)
     pooling = c3.selectbox("Pooling", ("max", "avg"), key="train_pooling", disabled=arch == "mlp",
                            help="An MLP has no pooling.", **keep)
