@@ -255,3 +255,25 @@ def pd_isna(v) -> bool:
     import pandas as pd
 
     return bool(pd.isna(v))
+
+
+def test_real_photo_sample_read_with_its_rows(app):
+    """A new user presses "Use a real photo": the sticky note on a dark desk is read as a sheet of two rows, its
+    labels (typed as 1247673|8952481) fill the table, and the page's stages are shown"""
+    from lenet import config
+    from lenet.sheet import load_labels
+
+    app.session_state["active_model"] = str(config.DEFAULT_MODEL_DIR)  # a model that reads real handwriting
+    _open(app)
+    app.button(key="upload_sample_photo").click().run()
+    assert not app.exception
+    src = app.session_state["upload_sources"][0]
+    assert src["name"] == "sample_photo.jpg" and src["seq"] == "1247673|8952481"
+    assert any("looks like a sheet" in m.value for m in app.markdown)
+    truth = [d for row in load_labels(config.ASSETS_DIR / "sample_photo_labels.txt") for d in row]
+    table = _table(app).value
+    assert not app.warning, [w.value for w in app.warning]  # the typed rows fit the rows found
+    assert table["true"].tolist() == truth and table["where"].tolist()[7] == "row 2, col 1"
+    stages = [c for c in app.caption if c.value.startswith("How sample_photo.jpg was read: photo → ")]
+    assert stages and "flattened" in stages[0].value and "boxes" in stages[0].value
+    assert len(app.session_state["labelled_uploads"]) == 14  # ready for the Preprocessing Lab and fine-tuning
