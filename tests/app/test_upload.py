@@ -277,3 +277,28 @@ def test_real_photo_sample_read_with_its_rows(app):
     stages = [c for c in app.caption if c.value.startswith("How sample_photo.jpg was read: photo → ")]
     assert stages and "flattened" in stages[0].value and "boxes" in stages[0].value
     assert len(app.session_state["labelled_uploads"]) == 14  # ready for the Preprocessing Lab and fine-tuning
+
+
+def test_failed_decode_is_not_retried_and_caches_are_bounded(app, seven_png, monkeypatch):
+    """A broken file is decoded once, not on every rerun; the session's caches drop the oldest past their budget"""
+    from lenet import io as lio
+    from ui.lru import ByteLRU
+
+    calls = []
+    real = lio.decode_image
+    monkeypatch.setattr(lio, "decode_image", lambda data, *a, **k: (calls.append(bytes(data[:8])), real(data, *a, **k))[1])
+    _open(app)
+    app.file_uploader[0].set_value([("7.png", seven_png, "image/png"), ("broken.png", b"not an image", "image/png")])
+    app.run()
+    app.run()
+    app.run()  # reruns (any widget touched) must not decode either file again
+    assert not app.exception and any("broken.png" in w.value for w in app.warning)
+    assert calls.count(b"not an i") == 1 and calls.count(seven_png[:8]) == 1
+
+    lru = ByteLRU(budget=3 * 1000)
+    for k in range(5):
+        lru.put(k, np.zeros(1000, np.uint8))
+    assert list(lru.items) == [2, 3, 4] and lru.size == 3000
+    lru.get(2)
+    lru.put(5, np.zeros(1000, np.uint8))
+    assert list(lru.items) == [4, 2, 5]  # the least recently used went
