@@ -10,6 +10,7 @@ The ratio of the medians removes what any Streamlit app costs on this machine (t
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -78,8 +79,9 @@ def main() -> None:
                   f"predictions {f:.2f} s", flush=True)
         browser.close()
     bare, full = statistics.median(bares), statistics.median(fulls)
+    load = f" (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)" if hasattr(os, "getloadavg") else ""
     print(f"\nmedians: bare one-page app {bare:.2f} s; Home title {statistics.median(titles):.2f} s, with "
-          f"predictions {full:.2f} s\nratio Home with predictions / bare app: {full / bare:.2f} (target <= 1.5)")
+          f"predictions {full:.2f} s{load}\nratio Home with predictions / bare app: {full / bare:.2f} (target <= 1.5)")
 
 
 if __name__ == "__main__":

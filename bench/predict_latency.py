@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def main() -> None:
     model = load_serving(args.model)
     runtime = "LiteRT" if isinstance(model, ServingModel) else "Keras (LiteRT not installed)"
     drawings = canvas_drawings(args.n)
-    predict_probs(model, preprocess(drawings[0], canvas=True).x)  # warm-up
+    canvas_path(model, drawings[:20], canvas=True)  # warm-up: the first calls pack weights and fill caches
     q = lambda v, p: float(np.percentile(v, p))  # noqa: E731
     print(f"canvas → prediction over {len(drawings)} drawings ({runtime}):")
     pre_ms, total_ms = canvas_path(model, drawings, canvas=True)  # as the Draw page does
@@ -83,7 +84,9 @@ def main() -> None:
     print(f"  + inference          p50 {q(total_ms, 50):6.2f} ms  p95 {q(total_ms, 95):6.2f} ms (target p50 <= 3 ms)")
     full_pre, full_total = canvas_path(model, drawings, polarity=LIGHT_ON_DARK)
     print(f"  (photo path, for comparison: preprocess p50 {q(full_pre, 50):.2f} ms, with inference "
-          f"{q(full_total, 50):.2f} ms)")
+          f"{q(full_total, 50):.2f} ms; canvas path / photo path {q(total_ms, 50) / q(full_total, 50):.2f})")
+    if hasattr(os, "getloadavg"):  # absolute times on a shared machine mean little without it
+        print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "one.png"

@@ -1,5 +1,5 @@
-"""Which blobs of ink are digits: parts of one digit joined, specks, lines, shadows and page edges dropped,
-touching digits split. Boxes are (x, y, w, h) in the pixels of the ink mask they come from.
+"""Which blobs of ink are digits: parts of one digit joined, specks, lines, shadows and page edges dropped
+(touching digits are split with the model's help in ``touching``). Boxes are (x, y, w, h) in the pixels of the ink mask they come from.
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def digit_like(mask: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> np.nd
     big = np.maximum(w, h) >= 0.5 * h_ref
     sw_ref = float(np.median(stroke[keep & big])) if (keep & big).any() else float(np.median(stroke[keep]))
     fill = area / np.maximum(w * h, 1.0)
-    keep &= ~((h > 2.5 * h_ref) | (w > 4 * h_ref))  # a shadow's rim, a page edge, a ruled line left over
+    keep &= ~(too_big(w, h, h_ref))  # a shadow's rim, a page edge, a ruled line left over
     # Solid: a blot, a patch of shadow, a logo (a bold 8 fills 60 % of its box too, but with strokes of the
     # page's width).
     solid = (fill > 0.8) | ((fill > 0.6) & (stroke > 1.8 * sw_ref))
@@ -166,46 +166,9 @@ def digit_like(mask: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> np.nd
     return keep
 
 
-def split_wide(boxes: list[Box], mask: np.ndarray) -> list[Box]:
-    """Split boxes much wider than the page's digits (digits written touching) at the weakest columns of ink.
-
-    Args:
-        boxes: digit boxes in mask's pixels.
-        mask: (H, W) bool ink.
-
-    Returns:
-        boxes, the wide ones replaced by their parts (each trimmed to its ink).
-    """
-    if len(boxes) < 3:
-        return boxes
-    a = np.array(boxes, np.float64)
-    h_ref = typical_height(a)
-    wide_enough = a[:, 2] >= 0.4 * a[:, 3]  # not a 1
-    if wide_enough.sum() < 2:
-        return boxes
-    w_ref = float(np.median(a[wide_enough, 2]))
-    out: list[Box] = []
-    for (x, y, w, h) in boxes:
-        n = int(round(w / w_ref))
-        if w < 1.6 * w_ref or w < 0.9 * h or n < 2 or h < 0.5 * h_ref:
-            out.append((x, y, w, h))
-            continue
-        sub = mask[y:y + h, x:x + w]
-        cols = sub.sum(axis=0).astype(np.float64)
-        cuts = [0]
-        step = w / n
-        for i in range(1, n):
-            lo, hi = int(i * step - 0.3 * step), int(i * step + 0.3 * step)
-            lo, hi = max(lo, cuts[-1] + 1), min(hi, w - 1)
-            if hi <= lo:
-                continue
-            cuts.append(lo + int(np.argmin(cols[lo:hi])))
-        cuts.append(w)
-        for c0, c1 in zip(cuts[:-1], cuts[1:]):
-            part = sub[:, c0:c1]
-            ys, xs = np.nonzero(part)
-            if ys.size == 0:
-                continue
-            out.append((int(x + c0 + xs.min()), int(y + ys.min()), int(xs.max() - xs.min() + 1),
-                        int(ys.max() - ys.min() + 1)))
-    return out
+def too_big(w: np.ndarray, h: np.ndarray, h_ref: float) -> np.ndarray:
+    """Boxes far bigger than the typical digit (h_ref tall): a shadow's rim, a page edge, a ruled line left
+    over. A thin stroke may run long (a 9 or a 7 with a long tail)."""
+    w, h = np.asarray(w, np.float64), np.asarray(h, np.float64)
+    tall = (h > 2.5 * h_ref) & ~((w <= 0.6 * h_ref) & (h <= 4 * h_ref))
+    return tall | (w > 4 * h_ref)

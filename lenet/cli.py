@@ -61,7 +61,7 @@ _OVERRIDES = {  # CLI option -> TrainConfig field
     "batch_size": "batch_size", "epochs": "epochs", "label_smoothing": "label_smoothing",
     "validation": "validation", "val_split": "val_split", "subset": "train_subset", "seed": "seed",
 }
-_AUG = ("rotation", "shift", "zoom", "thickness")
+_AUG = ("rotation", "shift", "zoom", "thickness", "elastic", "slant", "bold", "breaks", "resolution")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -75,9 +75,11 @@ def config_from_args(args) -> TrainConfig:
 
 
 def cmd_train(args) -> int:
+    config = config_from_args(args)
+    if args.queue:
+        return _train_queued(config, args)
     from .train import train_evaluate_save
 
-    config = config_from_args(args)
     data = _load_data(args.idx_dir)
     print(f"training {config.arch} for {config.epochs} epochs: {json.dumps(config.to_dict())}", file=sys.stderr)
 
@@ -91,12 +93,59 @@ def cmd_train(args) -> int:
                          f"({row['seconds']:.1f} s)\033[K\n")
 
     command = "python -m lenet " + shlex.join(args.argv)
+    extra, start = {"command": command}, None
+    if args.init:
+        # Fine-tuning: go on from a stored run's weights; its own recipe is recorded so the chain stays traceable.
+        from .store import load_model, read_run, resolve
+
+        init_path = resolve(args.init, args.models_dir)
+        init, start = read_run(init_path), load_model(init_path)
+        extra["init"] = {k: init.meta.get(k) for k in ("id", "name", "config", "config_key", "command")}
+        extra["init"]["test_accuracy"] = init.accuracy
     result, evaluation, run = train_evaluate_save(
-        config, data, name=args.name, root=args.models_dir, dest=args.out, extra={"command": command},
-        on_batch=on_batch, on_epoch=on_epoch)
+        config, data, name=args.name, root=args.models_dir, dest=args.out, extra=extra,
+        on_batch=on_batch, on_epoch=on_epoch, model=start)
     status = "stopped" if result.stopped else "complete"
     print(f"saved run {run.id} ({status}, {result.seconds:.1f} s training) in {run.path}")
     print(f"test accuracy: {evaluation.accuracy:.4f}")
+    return 0
+
+
+def _train_queued(config: TrainConfig, args) -> int:
+    """``train --queue``: a job in the store's queue, shown on every app's Train page; Ctrl-C stops it (saved)."""
+    import getpass
+
+    from . import jobs
+
+    if args.out:
+        raise ValueError("--out cannot be used with --queue (queued runs go to the store)")
+    job = jobs.submit(config, name=args.name, root=args.models_dir, owner=f"cli:{getpass.getuser()}")
+    print(f"queued job {job.id} in {job.path.parent}", file=sys.stderr)
+    try:
+        while not (job := jobs.read_job(job.path)).finished:
+            p = job.progress
+            if job.state == "running" and p:
+                _bar(job.fraction, f"epoch {p['epoch'] + 1}/{p['epochs']} loss {p['loss']:.4f} acc "
+                                   f"{p['accuracy']:.4f} {p['images_per_s']:,.0f} img/s ETA {_eta(p['eta_s'] or 0)}")
+            elif job.state == "evaluating" and job.evaluation.get("total"):
+                ev = job.evaluation
+                _bar(ev["done"] / ev["total"], f"saved; measuring on {ev['what']}")
+            else:
+                _bar(0.0, job.status.get("phase", job.state))
+            time.sleep(1.0)
+            jobs.pump(args.models_dir)
+    except KeyboardInterrupt:
+        jobs.request_stop(job.path)
+        print("\nstopping: the model as it stands is saved, then measured", file=sys.stderr)
+        while not (job := jobs.read_job(job.path)).finished:
+            time.sleep(0.5)
+    sys.stderr.write("\n")
+    if job.state in ("failed", "cancelled"):
+        print(f"error: {job.status.get('error') or job.status.get('phase')}", file=sys.stderr)
+        return 1
+    print(f"saved run {Path(job.run_path).name} ({job.state}, {job.status.get('train_seconds', 0):.1f} s training) "
+          f"in {job.run_path}")
+    print(f"test accuracy: {job.status.get('test_accuracy', float('nan')):.4f}")
     return 0
 
 
@@ -270,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--shift", type=float, help="augmentation: max shift as a fraction of the side")
     sp.add_argument("--zoom", type=float, help="augmentation: max relative zoom")
     sp.add_argument("--thickness", type=float, help="augmentation: probability of thicker/thinner strokes")
+    sp.add_argument("--elastic", type=float, help="augmentation: elastic distortion alpha in px (Simard et al.)")
+    sp.add_argument("--slant", type=float, help="augmentation: max horizontal shear")
+    sp.add_argument("--bold", type=float, help="augmentation: probability of much thicker strokes")
+    sp.add_argument("--breaks", type=float, help="augmentation: probability of gaps in strokes")
+    sp.add_argument("--resolution", type=float, help="augmentation: probability of a low-resolution rescan")
     sp.add_argument("--label-smoothing", type=float)
     sp.add_argument("--validation", choices=cfgmod.VALIDATIONS, help="test: MNIST test set; split: part of train")
     sp.add_argument("--val-split", type=float, help="fraction of train held out with --validation split")
@@ -277,7 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int)
     sp.add_argument("--name", help="display name of the run")
     sp.add_argument("--out", help="write the run to exactly this new folder (e.g. assets/models/lenet-default)")
+    sp.add_argument("--init", help="start from this run's weights (id, folder or 'default') instead of a fresh net")
     sp.add_argument("--models-dir", help="the run store (default: $LENET_MODELS_DIR or ./models)")
+    sp.add_argument("--queue", action="store_true", help="train as a job in the store's queue (one at a time "
+                    "with the app's jobs, shown on its Train page); Ctrl-C stops it and keeps the model")
     data_opts(sp)
 
     sp = add("evaluate", cmd_evaluate, "Accuracy, classification report and confusion matrix on MNIST test.")

@@ -26,6 +26,7 @@ MAX_CELLS = 40  # along one side; more is a texture (squared paper), not a form
 CELL_ASPECT = (0.3, 3.0)  # cell width / height: ruled paper's "cells" are far wider
 LINE_COVER = 0.45  # a lattice line is dark along at least this fraction of the grid's width (height)
 LINE_SHARE = 0.7  # ... and at least this share of the strongest lines' cover
+APART_SHARE = 0.9  # boxes standing apart: their sides are this share of the strongest line's cover
 CELL_SIDE = 72  # cells bigger than this are shrunk to it (px)
 
 
@@ -84,9 +85,9 @@ def find_grid(grey: np.ndarray) -> Grid | None:
     # proper is the candidate divided into the most cells. Groups of cells are the fallback, when no frame is
     # whole (they may take a few big merged cells for a lattice of their own).
     best = None
-    for quads in (_frame_quads, _cell_quads):
+    for quads, apart in ((_frame_quads, False), (_cell_quads, True)):
         for quad in quads(lines, min_area):
-            grid = _flatten(g, quad / f)
+            grid = _flatten(g, quad / f, apart)
             if grid is not None and (best is None or np.prod(grid.shape) > np.prod(best.shape)):
                 best = grid
         if best is not None:
@@ -205,15 +206,22 @@ def _root(parent: np.ndarray, i: int) -> int:
 def _quad(pts: np.ndarray) -> np.ndarray | None:
     """Points of a frame -> its four corners (TL, TR, BR, BL) as (4, 2) float32, or None."""
     hull = cv2.convexHull(pts)
-    peri = cv2.arcLength(hull, True)
-    for eps in (0.02, 0.04, 0.06, 0.08):
-        q = cv2.approxPolyDP(hull, eps * peri, True)
-        if len(q) == 4 and cv2.isContourConvex(q):
-            break
-    else:  # the extreme corners: good for frames turned less than ~30 degrees
-        p = hull[:, 0]
-        s, d = p.sum(1), p[:, 0] - p[:, 1]
-        q = np.array([p[np.argmin(s)], p[np.argmax(d)], p[np.argmax(s)], p[np.argmin(d)]])
+    poly = cv2.approxPolyDP(hull, 0.01 * cv2.arcLength(hull, True), True)[:, 0].astype(np.float64)
+    if len(poly) < 4:
+        return None
+    # The sides are the four longest edges of the outline; their crossings are the corners, also where a corner
+    # is cut off (by the photo's edge) or rounded.
+    edges = np.roll(poly, -1, axis=0) - poly
+    longest = np.sort(np.argsort(-np.hypot(edges[:, 0], edges[:, 1]))[:4])
+    q = []
+    for a, b in zip(longest, np.roll(longest, -1)):
+        p1, d1, p2, d2 = poly[a], edges[a], poly[b], edges[b]
+        det = d1[0] * d2[1] - d1[1] * d2[0]
+        if abs(det) < 1e-6 * np.hypot(*d1) * np.hypot(*d2) + 1e-12:
+            return None  # parallel neighbours: not a quadrilateral
+        t = ((p2[0] - p1[0]) * d2[1] - (p2[1] - p1[1]) * d2[0]) / det
+        q.append(p1 + t * d1)
+    q = np.array(q)
     q = q.reshape(4, 2).astype(np.float32)
     c = q.mean(0)
     q = q[np.argsort(np.arctan2(q[:, 1] - c[1], q[:, 0] - c[0]))]  # clockwise on screen, from top-left-ish
@@ -224,8 +232,9 @@ def _quad(pts: np.ndarray) -> np.ndarray | None:
     return q
 
 
-def _flatten(g: np.ndarray, quad: np.ndarray) -> Grid | None:
-    """Warp the quadrilateral of the full-size grey image flat and find its lattice; None if it has none."""
+def _flatten(g: np.ndarray, quad: np.ndarray, apart: bool = False) -> Grid | None:
+    """Warp the quadrilateral of the full-size grey image flat and find its lattice; None if it has none.
+    ``apart``: the quad holds a group of boxes, which may stand apart (see ``_line_positions``)."""
     tl, tr, br, bl = quad
     w = max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))
     h = max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))
@@ -235,8 +244,8 @@ def _flatten(g: np.ndarray, quad: np.ndarray) -> Grid | None:
     m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
     warped = cv2.warpPerspective(g, m, (W, H), flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_REPLICATE)
-    ys, xs = _lattice(warped)
-    if (len(ys) - 1) * (len(xs) - 1) < 2:
+    ys, xs = _lattice(warped, apart)
+    if ys is None or xs is None or len(ys) * len(xs) < 2:
         return None
     ch, cw = float(np.median(np.diff(ys))), float(np.median(np.diff(xs)))
     if not CELL_ASPECT[0] <= cw / ch <= CELL_ASPECT[1]:
@@ -247,13 +256,13 @@ def _flatten(g: np.ndarray, quad: np.ndarray) -> Grid | None:
         warped = cv2.resize(warped, (W, H), interpolation=cv2.INTER_AREA)
         m = np.diag([s, s, 1.0]) @ m
         ys, xs = np.minimum(np.round(ys * s).astype(int), H - 1), np.minimum(np.round(xs * s).astype(int), W - 1)
-    cells = [[(int(xs[c]), int(ys[r]), int(xs[c + 1] - xs[c]), int(ys[r + 1] - ys[r]))
-              for c in range(len(xs) - 1)] for r in range(len(ys) - 1)]
+    cells = [[(int(x0), int(y0), int(x1 - x0), int(y1 - y0)) for x0, x1 in xs] for y0, y1 in ys]
     return Grid(warped=warped, cells=cells, quad=quad.astype(np.float32), matrix=m)
 
 
-def _lattice(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the horizontal (ys) and vertical (xs) lines of a flattened grid, its edges included."""
+def _lattice(warped: np.ndarray, apart: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The cells' spans of a flattened grid: ys (rows, 2) top and bottom of each row, xs (cols, 2) left and right
+    of each column (None for a direction with more lines than a form has)."""
     h, w = warped.shape
     block = _odd(max(15, max(h, w) // 25))
     dark = cv2.adaptiveThreshold(cv2.GaussianBlur(warped, (3, 3), 0), 1, cv2.ADAPTIVE_THRESH_MEAN_C,
@@ -266,20 +275,27 @@ def _lattice(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         band = cv2.dilate(d, np.ones((2 * tol + 1, 1), np.uint8))
         run = max(8, ww // 20)
         lines = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
-        out.append(_line_positions(lines.mean(axis=1), hh))
+        out.append(_line_positions(lines.mean(axis=1), hh, apart))
     return out[0], out[1]
 
 
-def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
-    """Fraction of each row that is line -> the lattice's line positions, 0 and n - 1 included.
+def _line_positions(cover: np.ndarray, n: int, apart: bool = False) -> np.ndarray | None:
+    """Fraction of each row that is line -> the cells' spans (k, 2) along this direction, or None.
 
     Cells of a form are equal: the most cells k (up to MAX_CELLS) whose k - 1 evenly spaced inner lines nearly
     all fall on a line is taken (a faint line may be missed; a stray stroke or a double rule does not count, as it
-    is off the even spacing), and each line is snapped to the darkest row near where it is expected.
+    is off the even spacing), and each line is snapped to the darkest row near where it is expected. When many
+    strong lines fall between the even ones and ``apart`` allows it (a group of boxes, not one frame, was found),
+    the boxes stand apart (a gap between each): the spans between the lines are taken as they are, the narrow ones
+    being the gaps; only lines nearly as strong as the strongest count then (a digit's stroke is not a box's side).
     """
     # A line is dark along most of the grid; in a short grid (one or two rows) a digit's stroke is dark along half
     # of it, so the bar is also raised to a share of the strongest lines'.
     bar = max(LINE_COVER, LINE_SHARE * float(np.percentile(cover, 99)))
+    on = (cover >= bar).astype(np.int8)
+    starts, ends = np.flatnonzero(np.diff(np.r_[0, on]) == 1), np.flatnonzero(np.diff(np.r_[on, 0]) == -1)
+    peaks = np.array([a + int(np.argmax(cover[a:e + 1])) for a, e in zip(starts, ends)])
+    pos = np.array([0, n - 1])  # one cell this way (a row of boxes) unless a lattice fits
     for k in range(MAX_CELLS, 1, -1):
         tol = max(1, int(min(0.02 * n, 0.2 * n / k)))
         expect = np.arange(1, k) * (n - 1) / k
@@ -290,9 +306,30 @@ def _line_positions(cover: np.ndarray, n: int) -> np.ndarray:
             best.append((j, cover[j]))
         strength = np.array([b[1] for b in best])
         if (strength >= bar).mean() >= 0.75 and (strength >= 0.3 * bar).all():
-            pos = [j if c >= bar else int(round(e)) for (j, c), e in zip(best, expect)]
-            return np.array([0, *pos, n - 1])
-    return np.array([0, n - 1])  # one cell this way: a row of boxes
+            pos = np.array([0, *[j if c >= bar else int(round(e)) for (j, c), e in zip(best, expect)], n - 1])
+            break
+    tol = max(2, int(0.02 * n))
+    inner = peaks[(peaks > tol) & (peaks < n - 1 - tol)]
+    stray = sum(np.abs(pos - p).min() > tol for p in inner)
+    if apart and stray >= max(2, 0.25 * len(pos)):
+        top = float(np.percentile(cover, 99))
+        inner = np.array([p for p in inner if cover[p] >= APART_SHARE * top], int)
+        return _spans_between(np.unique(np.r_[0, inner, n - 1]), len(peaks))
+    return _unless_denser(len(peaks), np.stack([pos[:-1], pos[1:]], axis=1))
+
+
+def _spans_between(lines: np.ndarray, n_peaks: int) -> np.ndarray | None:
+    """Boxes standing apart: the spans between consecutive lines, less the narrow ones (the gaps between boxes)."""
+    spans = np.stack([lines[:-1], lines[1:]], axis=1)
+    width = spans[:, 1] - spans[:, 0]
+    cells = spans[width >= 0.5 * np.median(width[width >= 0.5 * width.max()])]
+    return _unless_denser(n_peaks, cells) if len(cells) else None
+
+
+def _unless_denser(n_peaks: int, spans: np.ndarray) -> np.ndarray | None:
+    """The spans, or None when far more strong lines cross the grid than its cells have: squared paper (its
+    lattice is finer than MAX_CELLS, and a coarser one would fit every other line), not a form."""
+    return None if n_peaks > 3 * (len(spans) + 1) + 2 else spans
 
 
 def _odd(n: float) -> int:

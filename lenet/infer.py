@@ -1,7 +1,7 @@
 """Inference: 28×28 arrays in, class probabilities out — the one facade every page and command predicts through.
 
 Predictions are served by the LiteRT interpreter (PyPI ``ai-edge-litert``) from each run's ``model.tflite``:
-it imports in ~0.25 s against ~9 s for TensorFlow, and runs one digit in ~0.5-1 ms. Where the runtime is not
+it imports in ~0.25 s against ~9 s for TensorFlow, and runs one digit in ~0.5-1.5 ms. Where the runtime is not
 installed (no wheel for the platform), ``load_serving`` returns the Keras model instead and ``predict_probs``
 gives the same probabilities (to ~1e-6) through it. TensorFlow is imported only to train, convert or take
 gradients.
@@ -21,7 +21,8 @@ import numpy as np
 
 CHUNK = 2048  # images per Keras call: bounds memory on 10k-image evaluations
 SERVING_CHUNK = 256  # images per interpreter call: its arena grows with the batch (~20 MB at 256 for the seed LeNet)
-THREADS = min(4, os.cpu_count() or 1)  # 2 threads halve a batch's time on 2 cores; more gains little on LeNets
+THREADS = min(4, os.cpu_count() or 1)  # for batches: 2 threads halve an evaluation's time on 2 idle cores
+SMALL_BATCH = 32  # up to this many images run on one thread (a drawing, a photo, Home's strip)
 MAX_MODELS = 8  # cache entries: a handful of runs in use at once across sessions
 
 
@@ -48,53 +49,74 @@ def _interpreter_class():
 class ServingModel:
     """A run's model in the LiteRT interpreter: no TensorFlow in the process.
 
-    Safe to share between threads (Streamlit sessions): the interpreter is not, so calls take a lock.
+    Two interpreters share the flatbuffer: one thread for a few digits (a drawing, a photo: threads only add
+    waiting, up to 4x on a busy 2-core server), ``THREADS`` for batches (an evaluation: ~2x faster on an idle one),
+    made on first use. Safe to share between threads (Streamlit sessions): interpreters are not, so calls lock.
     """
 
     def __init__(self, content: bytes, source: str = ""):
         """Args: content: the ``.tflite`` flatbuffer; source: where it came from (for messages)."""
-        interpreter = _interpreter_class()
-        if interpreter is None:
+        if _interpreter_class() is None:
             raise ImportError("ai-edge-litert is not installed")
         self.source = source
-        self._interp = interpreter(model_content=content, num_threads=THREADS)
-        self._in = self._interp.get_input_details()[0]["index"]
-        self._out = self._interp.get_output_details()[0]["index"]
-        with _quiet_stderr():  # LiteRT's C++ logger says "INFO: Created ... XNNPACK delegate" on every first
-            self._interp.allocate_tensors()  # allocation, and no setting turns it off; the CLI's stderr is for errors
-        self._batch = 1
+        self._content = content
         self._lock = threading.Lock()
+        self._small = _Interp(content, 1)
+        self._large: _Interp | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, 28, 28, 1) float32 -> (N, 10) float32 probabilities."""
         with self._lock:
-            if len(x) != self._batch:  # resizing costs ~0.5 ms at small sizes: cheaper than padding a fixed batch
-                self._interp.resize_tensor_input(self._in, list(x.shape))
-                self._interp.allocate_tensors()
-                self._batch = len(x)
-            self._interp.set_tensor(self._in, np.ascontiguousarray(x, np.float32))
-            self._interp.invoke()
-            return self._interp.get_tensor(self._out).copy()  # the interpreter reuses its output buffer
+            if len(x) <= SMALL_BATCH or THREADS == 1:
+                return self._small.run(x)
+            if self._large is None:
+                self._large = _Interp(self._content, THREADS)
+            return self._large.run(x)
 
     def __repr__(self) -> str:
         return f"ServingModel({self.source!r})"
 
 
+_STDERR_LOCK = threading.Lock()  # two loads at once must not save each other's silenced descriptor
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
     """Silence file descriptor 2 for a few milliseconds (native code writes there directly)."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all
             yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+            return
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class _Interp:
+    """One LiteRT interpreter with its tensors allocated for the last batch size (not thread-safe)."""
+
+    def __init__(self, content: bytes, threads: int):
+        self.interp = _interpreter_class()(model_content=content, num_threads=threads)
+        self.inp = self.interp.get_input_details()[0]["index"]
+        self.out = self.interp.get_output_details()[0]["index"]
+        with _quiet_stderr():  # LiteRT's C++ logger says "INFO: Created ... XNNPACK delegate" on every first
+            self.interp.allocate_tensors()  # allocation, and no setting turns it off; the CLI's stderr is for errors
+        self.batch = 1
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if len(x) != self.batch:  # resizing costs ~0.5 ms at small sizes: cheaper than padding a fixed batch
+            self.interp.resize_tensor_input(self.inp, list(x.shape))
+            self.interp.allocate_tensors()
+            self.batch = len(x)
+        self.interp.set_tensor(self.inp, np.ascontiguousarray(x, np.float32))
+        self.interp.invoke()
+        return self.interp.get_tensor(self.out).copy()  # the interpreter reuses its output buffer
 
 
 def predict_probs(model, images: np.ndarray) -> np.ndarray:

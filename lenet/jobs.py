@@ -257,9 +257,13 @@ def worker_alive(path: Path) -> bool:
 _CHILDREN: list[subprocess.Popen] = []  # workers this process started: polled so none lingers as a zombie
 
 
+def _reap() -> None:
+    _CHILDREN[:] = [p for p in _CHILDREN if p.poll() is None]
+
+
 def launch(path: Path) -> None:
     """Start the worker process of a job (lower priority, detached from the caller's session)."""
-    _CHILDREN[:] = [p for p in _CHILDREN if p.poll() is None]
+    _reap()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT),
                                                                     os.environ.get("PYTHONPATH")])))
     with open(path / "worker.log", "ab") as log:
@@ -279,6 +283,7 @@ def pump(root: str | Path | None = None, *, launcher=launch, now: float | None =
     Returns:
         The ids of the jobs started now.
     """
+    _reap()
     folder = jobs_dir(root)
     if not folder.is_dir():
         return []

@@ -16,6 +16,7 @@ from lenet import preprocess as pp
 from lenet import segment
 from lenet.io import to_grey
 from lenet.light import even_light
+from lenet.touching import split_touching
 
 DOUBT_CONFIDENCE = 0.7  # a digit read with less confidence than this is marked doubtful
 DEFAULT_STYLE = pp.DEFAULT_STYLE
@@ -162,7 +163,7 @@ def _upright(even: np.ndarray, classify: segment.Classifier, style: str, pad_sca
     rows, ink = segment.find_digits_and_ink(even, polarity=pp.DARK_ON_LIGHT)
     boxes = np.array([b for row in rows for b in row], np.float64).reshape(-1, 4)
     if len(boxes) < SHEET_MIN_DIGITS:
-        return even, 0, segment.read_digits(even, rows, classify, style, pad_scale), ink
+        return even, 0, _read(even, rows, classify, style, pad_scale), ink
     tall = float(np.median(boxes[:, 3]) / max(np.median(boxes[:, 2]), 1.0))
     bases = [0] if tall > 1 + ASPECT_DOUBT else [90] if tall < 1 - ASPECT_DOUBT else [0, 90]
     scores = {}
@@ -170,7 +171,7 @@ def _upright(even: np.ndarray, classify: segment.Classifier, style: str, pad_sca
         page = even if base == 0 else np.ascontiguousarray(np.rot90(even, 1))
         if base:
             rows, ink = segment.find_digits_and_ink(page, polarity=pp.DARK_ON_LIGHT)
-        read = segment.read_digits(page, rows, classify, style, pad_scale)
+        read = _read(page, rows, classify, style, pad_scale)
         s_as_is, s_turned = _confidence(read, classify)
         scores[base] = (s_as_is, page, read, ink)
         scores[base + 180] = (s_turned, page, read, ink)
@@ -181,8 +182,15 @@ def _upright(even: np.ndarray, classify: segment.Classifier, style: str, pad_sca
     if turn >= 180:  # read again the right way up: boxes and rows are found on the turned page
         page = np.ascontiguousarray(np.rot90(page, 2))
         rows, ink = segment.find_digits_and_ink(page, polarity=pp.DARK_ON_LIGHT)
-        read = segment.read_digits(page, rows, classify, style, pad_scale)
+        read = _read(page, rows, classify, style, pad_scale)
     return page, turn, read, ink
+
+
+def _read(page: np.ndarray, rows: list[list[segment.Box]], classify: segment.Classifier, style: str,
+          pad_scale: float) -> list[list[dict]]:
+    """Read the digits found, after splitting boxes that hold touching digits."""
+    rows = split_touching(page, rows, classify, style, pad_scale)
+    return segment.read_digits(page, rows, classify, style, pad_scale)
 
 
 def _confidence(read: list[list[dict]], classify: segment.Classifier) -> tuple[float, float]:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from lenet import config
-from lenet.ink import ink_box, ink_image, ink_map, smooth, stroke_width
+from lenet.ink import ink_box, ink_image, ink_map, remove_specks, smooth, stroke_width
 from lenet.io import to_grey
 
 STYLES = ("none", "thresh", "crop_tight", "crop_sq", "pad", "mnist")
@@ -127,7 +127,7 @@ def preprocess(img: np.ndarray, style: str = DEFAULT_STYLE, pad_scale: float = D
         raise ValueError(f"polarity must be {DARK_ON_LIGHT!r} or {LIGHT_ON_DARK!r}, not {pol!r}")
     p = to_mnist_polarity(g, pol)
     stages["polarity"] = p
-    cleaned = cv2.threshold(p, CANVAS_FAINT - 1, 0, cv2.THRESH_TOZERO)[1] if canvas else clean(p)
+    cleaned = canvas_ink(p) if canvas else clean(p)
     empty = not cleaned.any()
     funcs = _stage_funcs(style, pad_scale)
     a = p
@@ -191,6 +191,17 @@ def canvas_grey(img: np.ndarray) -> np.ndarray:
         f = CANVAS_WORK_SIDE / max(h, w)
         g = cv2.resize(g, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
     return g
+
+
+def canvas_ink(p: np.ndarray) -> np.ndarray:
+    """A canvas drawing's ink, (h, w) uint8 light on dark -> the same with faint levels and stray dots zeroed.
+
+    A canvas has no paper, shadows or ruled lines: only specks (a tap of the pen) need removing, as ``clean``
+    removes them from photos (smaller than ``MIN_INK_AREA`` of the image or than the typical stroke).
+    """
+    ink = cv2.threshold(p, CANVAS_FAINT - 1, 0, cv2.THRESH_TOZERO)[1]
+    mask = remove_specks(ink > 0, min_area=MIN_INK_AREA * ink.size)
+    return np.where(mask, ink, 0).astype(np.uint8)
 
 
 def detect_polarity(grey: np.ndarray) -> str:

@@ -143,7 +143,7 @@ def read_digits(grey: np.ndarray, rows: list[list[Box]], classify: Classifier, s
     """
     if not rows:
         return []
-    crops = [[_shrink(c) for c in row] for row in crop_digits(grey, rows)]
+    crops = [[shrink(c) for c in row] for row in crop_digits(grey, rows)]
     pres = [[pp.preprocess(c, style, pad_scale, polarity=polarity) for c in row] for row in crops]
     xs = np.stack([p.x for row in pres for p in row]).astype(np.float32)
     probs = np.asarray(classify(xs), dtype=np.float32).reshape(len(xs), -1)
@@ -190,8 +190,7 @@ def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
     if len(boxes) >= 3:
         # Page edges, a leftover line or a shadow's rim are far bigger than the digits.
         h_ref = blobs.typical_height(np.array(boxes, np.float64))
-        boxes = [b for b in boxes if b[3] <= 3 * h_ref and b[2] <= 4 * h_ref]
-    boxes = blobs.split_wide(boxes, mask)
+        boxes = [b for b in boxes if not blobs.too_big(b[2], b[3], h_ref)]
     return boxes, mask
 
 
@@ -308,7 +307,7 @@ def _join_close_in_rows(rows: list[list[Box]], mask: np.ndarray) -> list[list[Bo
     return out
 
 
-def _shrink(c: np.ndarray) -> np.ndarray:
+def shrink(c: np.ndarray) -> np.ndarray:
     """A crop bigger than CROP_SIDE is shrunk to it: the model sees 20 px, and cleaning a big crop is slow."""
     h, w = c.shape
     f = CROP_SIDE / max(h, w)

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import augment
 from .config import NUM_CLASSES, Augment, TrainConfig
 from .data import Mnist
 from .infer import to_model_input  # noqa: F401  (re-exported: lenet.train.to_model_input is used by benchmarks)
@@ -62,8 +63,10 @@ class TrainResult:
 class _LiveCallback(keras.callbacks.Callback):
     """Feeds plain functions from Keras' loop, in the spirit of ``LambdaCallback``; honours a stop request."""
 
-    # Keras may then run our batch hook off its loop thread instead of syncing on every batch's logs: without
-    # this, a batch hook alone costs ~10 % of an epoch (bench/train_speed.py).
+    # The hook only reads logs and sets flags, so it is safe to dispatch asynchronously where Keras does that
+    # (JAX, torch, numpy backends). The TensorFlow backend ignores this flag (Keras 3.15: its
+    # backend.IS_THREAD_SAFE is False, so callbacks always run on the loop thread), and here the throttled
+    # hook is what keeps the overhead small (bench/train_speed.py).
     async_safe = True
 
     def __init__(self, on_batch, on_epoch, stop, every, epochs, batches, batch_size):
@@ -132,7 +135,8 @@ def _split(config: TrainConfig, data: Mnist):
 
 
 def _augmenter(aug: Augment, seed: int) -> Callable:
-    """A batched tf function applying random rotation, shift, zoom and stroke thickness."""
+    """A batched tf function applying ``lenet.augment``'s distortions (numpy, first), then random rotation, shift,
+    zoom and stroke thickness."""
     geo = []
     if aug.rotation:
         geo.append(keras.layers.RandomRotation(aug.rotation / 360.0, fill_mode="constant", seed=seed))
@@ -141,7 +145,18 @@ def _augmenter(aug: Augment, seed: int) -> Callable:
     if aug.zoom:
         geo.append(keras.layers.RandomZoom(aug.zoom, aug.zoom, fill_mode="constant", seed=seed + 2))
 
+    rng = np.random.default_rng(seed + 3)
+    written = augment.is_active(aug)
+
+    def by_hand(x):
+        # numpy's generator is thread-safe, so parallel map calls may share it.
+        return augment.apply(x, rng, aug)
+
     def apply(x, y):
+        if written:
+            shape = x.shape
+            x = tf.numpy_function(by_hand, [x], tf.float32, stateful=True)
+            x.set_shape(shape)
         for layer in geo:
             x = layer(x, training=True)
         if aug.thickness:

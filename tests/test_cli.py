@@ -101,3 +101,17 @@ def test_predict_read_sheet_evaluate_never_import_tensorflow(digit_png, tmp_path
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "codes [0, 0, 0] False False", proc.stdout
     assert f"{digit_png}: 7 " in proc.stdout
+
+
+def test_train_init_goes_on_from_a_run(trained_run, private_store, capsys):
+    """--init starts from a stored run's weights (a vanishing learning rate keeps its accuracy) and records it;
+    the new augmentation options reach the config."""
+    run_id, _ = trained_run
+    before = json.loads((private_store / run_id / "meta.json").read_text())
+    assert cli.main(["train", "--arch", "lenet1", "--epochs", "1", "--batch-size", "32", "--lr", "1e-12",
+                     "--init", run_id, "--elastic", "10", "--resolution", "0.5"]) == 0
+    new_id = capsys.readouterr().out.split("saved run ")[1].split()[0]
+    meta = json.loads((private_store / new_id / "meta.json").read_text())
+    assert meta["init"]["id"] == run_id and meta["init"]["config_key"] == before["config_key"]
+    assert meta["config"]["augment"]["elastic"] == 10 and meta["config"]["augment"]["resolution"] == 0.5
+    assert meta["test_accuracy"] == pytest.approx(before["test_accuracy"], abs=2e-3)

@@ -117,14 +117,20 @@ def test_row_of_boxes(digits):
     assert read_digits(read_grid(page, template_classifier(images))) == table
 
 
-@pytest.mark.parametrize("kind", ["blank", "ruled", "digits"])
+@pytest.mark.parametrize("kind", ["blank", "ruled", "squared", "digits"])
 def test_no_grid(kind, digits):
-    """A page without a grid (blank, ruled, loose digits) gives None, so the reader falls back to segmenting."""
+    """A page without a grid (blank, ruled, squared, loose digits) gives None, so the reader falls back to
+    segmenting."""
     images, _ = digits
     page = np.full((600, 800), 230, np.uint8)
-    if kind == "ruled":
-        for y in range(60, 600, 45):
+    if kind in ("ruled", "squared"):
+        for y in range(60, 600, 45 if kind == "ruled" else 12):
             cv2.line(page, (0, y), (799, y), 150, 2)
+    if kind == "squared":  # a maths exercise book: 5 mm squares, digits written across them
+        for x in range(5, 800, 12):
+            cv2.line(page, (x, 0), (x, 599), 150, 2)
+        for i in range(8):
+            page[200:260, 60 + 90 * i:120 + 90 * i] -= (cv2.resize(images[i], (60, 60)) * 0.5).astype(np.uint8)
     if kind == "digits":
         for i in range(8):
             page[200:260, 60 + 90 * i:120 + 90 * i] -= (cv2.resize(images[i], (60, 60)) * 0.7).astype(np.uint8)
@@ -139,3 +145,18 @@ def test_line_remains_are_not_ink(digits):
     rows = read_grid(draw_form(images, table), template_classifier(images))
     assert rows is not None and len(rows) == 4 and all(len(r) == 5 for r in rows)
     assert all(it["empty"] and it["digit"] is None and it["confidence"] == 0.0 for r in rows for it in r)
+
+
+def test_boxes_standing_apart(digits):
+    """A form whose boxes stand apart (a gap between each, as for a postcode) reads box by box, gaps skipped."""
+    images, _ = digits
+    page = np.full((300, 900), 235, np.uint8)
+    table = [3, 1, 4, 1, 5, 9]
+    for i, d in enumerate(table):
+        x = 60 + i * 85
+        cv2.rectangle(page, (x, 100), (x + 70, 180), 40, 2)
+        glyph = cv2.resize(images[d], (50, 50))
+        sub = page[115:165, x + 10:x + 60]
+        np.minimum(sub, (235 - glyph.astype(np.int32) * 200 // 255).astype(np.uint8), out=sub)
+    rows = read_grid(page, template_classifier(images))
+    assert rows is not None and read_digits(rows) == [table]

@@ -2,6 +2,7 @@
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,18 @@ def test_settings_that_cannot_train_end_as_a_message(private_store, one_at_a_tim
     job = jobs.read_job(job.path)
     assert job.state == "failed" and "cannot be trained" in job.status["error"]
     assert "Traceback" not in job.status["error"] and not job.run_path
+
+
+@pytest.mark.slow
+def test_cli_train_queue_registers_in_the_same_folder(private_store, one_at_a_time, mnist, capsys):
+    """`python -m lenet train --queue` runs as a job of the shared queue (the app lists it) and saves its run"""
+    from lenet.cli import main
+
+    code = main(["train", "--queue", "--arch", "lenet1", "--subset", "256", "--epochs", "1", "--batch-size", "32",
+                 "--name", "from the command line"])
+    assert code == 0
+    out = capsys.readouterr().out
+    [job] = jobs.list_jobs()
+    assert job.state == "done" and job.spec["owner"].startswith("cli:")
+    assert f"saved run {Path(job.run_path).name}" in out and "test accuracy: " in out
+    assert read_run(job.run_path).name == "from the command line"

@@ -262,7 +262,11 @@ def test_canvas_fast_path_matches_the_full_path(mnist):
         assert np.abs(com - 14).max() < 2.5
     transparent = np.zeros((280, 280, 4), np.uint8)  # nothing drawn yet, alpha 0
     assert preprocess(transparent, canvas=True).empty
-    stroke = transparent.copy()
-    stroke[100:180, 130:150] = 255  # a white bar, opaque: a "1"
+    speck = transparent.copy()
+    speck[140:142, 140:142] = 255  # a tap of the pen
+    assert preprocess(speck, canvas=True).empty
+    stroke = speck.copy()
+    stroke[100:180, 30:50] = 255  # a white bar, opaque: a "1", with the speck far to its right
     one = preprocess(stroke, "pad", 1.5, canvas=True)
     assert not one.empty and one.x.max() > 0.9 and one.stages["grey"].shape == (112, 112)
+    assert one.stages["crop"].shape[1] < 12  # cropped to the bar alone: the speck was dropped

@@ -256,3 +256,16 @@ def test_cli_help_lists_every_condition():
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["make-sheet"]
     text = next(a for a in sub._actions if a.dest == "condition").help
     assert all(c in text for c in CONDITIONS if c != "clean")
+
+
+def test_cli_make_sheet_condition(tmp_path, mnist, capsys):
+    """make-sheet --condition writes the hard photo and its labels; an unknown condition is a one-line error."""
+    from lenet.cli import main
+
+    out, lab = tmp_path / "p.jpg", tmp_path / "p.txt"
+    assert main(["make-sheet", "--condition", "fog", "--out", str(out), "--labels", str(lab)]) == 2
+    assert "unknown condition 'fog'" in capsys.readouterr().err and not out.exists()
+    assert main(["make-sheet", "--condition", "rotate_90", "--rows", "2", "--out", str(out), "--labels", str(lab)]) == 0
+    im = Image.open(out)
+    assert im.size[1] > im.size[0]  # the landscape 2-row page, turned a quarter
+    assert load_labels(lab) == [list(range(10))] * 2

@@ -125,7 +125,7 @@ def content_id(data: bytes) -> str:
 
 def model_key(run) -> tuple[str, float]:
     """(run path, model file time): a cache key that changes when the run's model file is replaced."""
-    from ui.state import model_mtime
+    from lenet.store import model_mtime
 
     return str(run.path), model_mtime(run.path)
 

@@ -1,6 +1,8 @@
 """The one place for Streamlit caches and session-state keys (STYLE.md): pages import from here.
 
-``st.cache_resource`` objects are shared by every user: they are read-only (MNIST arrays, loaded models).
+``st.cache_resource`` objects are shared by every user: they are read-only (MNIST arrays). Loaded models are too,
+and live in ``lenet.infer``'s one bounded cache (per run folder and model file time): the serving model for
+predictions (``load_model``), the Keras model only where gradients or layers are needed (``keras_model``).
 Whatever a user trains belongs to their session and to the on-disk store, never to a global cache.
 """
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from lenet import config
-from lenet.store import DEFAULT_REF, Run, StoreError, list_runs, read_run
+from lenet.store import DEFAULT_REF, Run, StoreError, list_runs, model_mtime, read_run
 
 # Session-state keys (one list, so pages never invent clashing names).
 ACTIVE_MODEL = "active_model"  # run folder path (str) of the model every page uses
@@ -85,13 +87,6 @@ def keras_model(path: str):
     """The (shared, read-only) Keras model of a run folder, for gradients, feature maps and embeddings (Inside,
     fine-tuning). Imports TensorFlow. Raises StoreError if it is unusable."""
     return _load_model(str(path), "keras")
-
-
-def model_mtime(path: str | Path) -> float:
-    """The run's model file time: with the run folder, the key of every per-model cache (one helper for all)."""
-    from lenet.store import model_mtime as mtime
-
-    return mtime(path)
 
 
 @st.cache_resource(show_spinner=False)
