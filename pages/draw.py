@@ -20,7 +20,8 @@ NUMBER_HEIGHT = 160  # the number canvas: one line of digits
 NUMBER_WIDTHS = (340, 560, 760)  # px; 340 fits a 390 px phone
 CANVAS_N = "draw_canvas_n"  # bumped by Clear: a new key gives a fresh, empty canvas
 MODES = {"digit": "One digit", "number": "A number"}
-# The answer above the canvas is for narrow screens, where the columns stack and the big digit lands below.
+# One digit: the answer above the canvas is for narrow screens, where the columns stack and the big digit lands
+# below (a number always has its answer above the canvas).
 NARROW_ONLY = ("<style>@media (min-width: 640px) {.st-key-draw_answer_top {display: none;}}</style>")
 
 
@@ -72,6 +73,7 @@ def digit_ui(model, img, style: str, scale: float, top) -> dict | None:
     probs = predict_probs(model, pre.x)
     t2 = time.perf_counter()
     if pre.empty:
+        top.markdown("No ink found yet — draw a bolder digit.")
         st.info("No ink found yet — draw a bolder digit.", icon=":material/draw:")
         return None
     st.session_state[CURRENT_DIGIT] = {"source": "drawing", "image": img, "x": pre.x,
@@ -97,6 +99,7 @@ def number_ui(model, img, style: str, scale: float, top) -> None:
 
     digits = read_number(model, img, style, scale)
     if not digits:
+        top.markdown("No digits found yet.")
         st.info("No digits found yet — write bolder, with a little space between digits.", icon=":material/draw:")
         return
     number = "".join(str(d["digit"]) for d in digits)
@@ -114,16 +117,25 @@ def number_ui(model, img, style: str, scale: float, top) -> None:
 
 @st.fragment
 def prediction_panel(model, mode: str, stroke: int, wide: int) -> None:
-    """Canvas, prediction, probabilities and stages; reruns alone after each stroke."""
-    st.html(NARROW_ONLY)
-    top = st.container(key="draw_answer_top")
+    """Canvas, prediction, probabilities and stages; reruns alone after each stroke.
+
+    One digit: canvas left, answer right (the columns are even, so the 280 px canvas is never clipped). A number:
+    the wide canvas alone on its line, the answer right above it and the digits below, at any width.
+    """
     number = mode == "number"
-    left, right = st.columns([3, 2] if number else [1, 2], gap="large")
+    st.html(NARROW_ONLY)
+    top = st.container(key="draw_number_top" if number else "draw_answer_top")
+    if number:
+        left = right = st.container()
+    else:
+        left, right = st.columns([1, 1], gap="large")
     with left:
         img = canvas_ui(stroke, wide, NUMBER_HEIGHT) if number else canvas_ui(stroke)
-        style, scale = style_ui("draw")
+        with st.columns([1, 1])[0] if number else st.container():
+            style, scale = style_ui("draw")
     with right:
         if not has_ink(img):
+            top.markdown("The answer appears here as soon as you lift the pen.")  # same height: the canvas stays put
             st.info("Write a number — several digits side by side — on the black strip; it is read left to right."
                     if number else
                     "Draw a digit on the black square with your mouse or finger — the prediction appears as soon as "

@@ -148,18 +148,16 @@ class Segmented:
         return [(r, c) for r, row in enumerate(self.rows) for c in range(len(row))]
 
 
-@st.cache_data(show_spinner=False, max_entries=24)
-def segment(cid: str, as_sheet: bool, _grey: np.ndarray) -> Segmented:
-    """A sheet -> every digit (segmented once; styles only re-preprocess the crops); a single digit -> itself."""
+@st.cache_data(show_spinner=False, max_entries=8)
+def segment(cid: str, _grey: np.ndarray) -> Segmented:
+    """A sheet -> every digit, cut as ``lenet.segment.read_sheet`` reads them (segmented once; styles only
+    re-preprocess the crops)."""
     from lenet.preprocess import detect_polarity
-    from lenet.segment import crop_digits, find_digits
+    from lenet.segment import crop_digits, find_digits, shrink
 
     pol = detect_polarity(_grey)
-    if not as_sheet:
-        h, w = _grey.shape[:2]
-        return Segmented(rows=[[(0, 0, int(w), int(h))]], crops=[_grey], polarity=pol)
     rows = find_digits(_grey, polarity=pol)
-    crops = [c for row in crop_digits(_grey, rows) for c in row] if rows else []
+    crops = [shrink(c) for row in crop_digits(_grey, rows) for c in row] if rows else []
     return Segmented(rows=rows, crops=crops, polarity=pol)
 
 
@@ -238,7 +236,7 @@ def sample_set() -> tuple[np.ndarray, Segmented, list[int]]:
 
     data = config.SAMPLE_SHEET.read_bytes()
     grey = decode_image(data)
-    seg = segment(content_id(data), True, grey)
+    seg = segment(content_id(data), grey)
     labels = labels_for_rows(load_labels(config.SAMPLE_SHEET_LABELS), [len(r) for r in seg.rows])
     return grey, seg, labels
 

@@ -57,6 +57,7 @@ def layer_table(path: str) -> list[dict]:
 _EMBEDDINGS = ByteLRU(200 * 2 ** 20)
 _CURVES = ByteLRU(4 * 2 ** 20)
 
+
 def train_embedding(path: str, n: int = 60_000, progress=None) -> np.ndarray:
     """Unit-norm penultimate features of the first ``n`` MNIST training digits, (n, D) float16 (half the memory;
     cosine distances stay within 1e-3). Computed once per (run, n) and shared read-only by every session.
@@ -73,6 +74,7 @@ def train_embedding(path: str, n: int = 60_000, progress=None) -> np.ndarray:
                     progress=progress).astype(np.float16)
         _EMBEDDINGS.put(key, emb)
     return emb
+
 
 def curves(path: str, n: int = 1000, progress=None) -> dict:
     """Accuracy under rotation, shift and scale on the first ``n`` MNIST test images, cached per (run, n).
@@ -91,6 +93,7 @@ def curves(path: str, n: int = 1000, progress=None) -> dict:
                                   progress=progress)
         _CURVES.put(key, found)
     return found
+
 
 def n_settings() -> int:
     """How many distorted copies of the test set one model's curves take."""

@@ -112,8 +112,11 @@ def sheet_ui(r: FileResult, start: int) -> None:
                             [r.labels[i] for i in kept], doubtful=[r.doubtful[i] for i in kept]),
                  output_format="JPEG", caption=f"{r.src['name']}: {len(kept)} digits in {len(r.rows)} rows"
                  + (f", {doubtful} doubtful (?)" if doubtful else ""))
-    with right:
-        digit_grid_ui(r.x, captions(r, start), cols=GRID_COLS, scale=2)
+    with right:  # one grid per sheet row, so the grid's rows are the sheet's rows
+        caps = captions(r, start)
+        for k in range(len(r.rows)):
+            idx = [i for i, (row, _) in enumerate(r.places) if row == k]
+            digit_grid_ui(r.x[idx], [caps[i] for i in idx], cols=GRID_COLS, scale=2)
 
 
 def singles_ui(singles: list[tuple[FileResult, int]]) -> None:

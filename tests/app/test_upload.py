@@ -69,7 +69,8 @@ def test_sample_sheet_read_labelled_and_evaluated(app):
     from lenet.sheet import load_labels
     from lenet.store import load_model
 
-    _open(app)
+    app.session_state["active_model"] = str(config.DEFAULT_MODEL_DIR)  # a new user's model (the tiny test model
+    _open(app)  # splits wide digits read in two by the page reader, which lets the model judge a split)
     app.button(key="upload_sample").click().run()
     assert not app.exception
     table = _table(app).value
@@ -255,3 +256,50 @@ def pd_isna(v) -> bool:
     import pandas as pd
 
     return bool(pd.isna(v))
+
+
+def test_real_photo_sample_read_with_its_rows(app):
+    """A new user presses "Use a real photo": the sticky note on a dark desk is read as a sheet of two rows, its
+    labels (typed as 1247673|8952481) fill the table, and the page's stages are shown"""
+    from lenet import config
+    from lenet.sheet import load_labels
+
+    app.session_state["active_model"] = str(config.DEFAULT_MODEL_DIR)  # a model that reads real handwriting
+    _open(app)
+    app.button(key="upload_sample_photo").click().run()
+    assert not app.exception
+    src = app.session_state["upload_sources"][0]
+    assert src["name"] == "sample_photo.jpg" and src["seq"] == "1247673|8952481"
+    assert any("looks like a sheet" in m.value for m in app.markdown)
+    truth = [d for row in load_labels(config.ASSETS_DIR / "sample_photo_labels.txt") for d in row]
+    table = _table(app).value
+    assert not app.warning, [w.value for w in app.warning]  # the typed rows fit the rows found
+    assert table["true"].tolist() == truth and table["where"].tolist()[7] == "row 2, col 1"
+    stages = [c for c in app.caption if c.value.startswith("How sample_photo.jpg was read: photo → ")]
+    assert stages and "flattened" in stages[0].value and "boxes" in stages[0].value
+    assert len(app.session_state["labelled_uploads"]) == 14  # ready for the Preprocessing Lab and fine-tuning
+
+
+def test_failed_decode_is_not_retried_and_caches_are_bounded(app, seven_png, monkeypatch):
+    """A broken file is decoded once, not on every rerun; the session's caches drop the oldest past their budget"""
+    from lenet import io as lio
+    from ui.lru import ByteLRU
+
+    calls = []
+    real = lio.decode_image
+    monkeypatch.setattr(lio, "decode_image", lambda data, *a, **k: (calls.append(bytes(data[:8])), real(data, *a, **k))[1])
+    _open(app)
+    app.file_uploader[0].set_value([("7.png", seven_png, "image/png"), ("broken.png", b"not an image", "image/png")])
+    app.run()
+    app.run()
+    app.run()  # reruns (any widget touched) must not decode either file again
+    assert not app.exception and any("broken.png" in w.value for w in app.warning)
+    assert calls.count(b"not an i") == 1 and calls.count(seven_png[:8]) == 1
+
+    lru = ByteLRU(budget=3 * 1000)
+    for k in range(5):
+        lru.put(k, np.zeros(1000, np.uint8))
+    assert list(lru.items) == [2, 3, 4] and lru.size == 3000
+    lru.get(2)
+    lru.put(5, np.zeros(1000, np.uint8))
+    assert list(lru.items) == [4, 2, 5]  # the least recently used went

@@ -60,15 +60,6 @@ def test_draw_answer_is_next_to_the_canvas_on_a_phone(phone):
     _no_traceback(page)
 
 
-def _has_page_reader() -> bool:
-    try:
-        import lenet.page  # noqa: F401  READER's page finder; without it the photo is one blob on a dark desk
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _has_page_reader(), reason="needs lenet.page.read_page (the page finder) merged")
 def test_real_photo_is_read(app_page):
     """A user uploads the bundled phone photo of a sticky note and sees its digits (14 on the note) read as a sheet"""
     page = app_page
