@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lenet import estimate
 from lenet import jobs as q
 from lenet.config import TrainConfig
 from ui import run_views, state
@@ -50,7 +51,7 @@ def recent_jobs() -> list[q.Job]:
 
 
 def speed_for(config: TrainConfig) -> dict | None:
-    return q.measured_speed(config, q.list_jobs(limit=50))
+    return estimate.measured_speed(config, q.list_jobs(limit=50, progress=False))
 
 
 # ---------------------------------------------------------------- texts
@@ -94,7 +95,7 @@ def progress_text(job: q.Job) -> str:
 def wait_text(job: q.Job, all_jobs: list[q.Job]) -> str:
     """Where a queued job stands: its position and, when the speeds are measured, when it should start."""
     running, ahead = q.queue_ahead(job, all_jobs)
-    left = [q.remaining_seconds(j, speed_for(j.config)) for j in running + ahead]
+    left = [estimate.remaining_seconds(j, speed_for(j.config)) for j in running + ahead]
     start = ("in about " + duration_text(sum(left))) if left and None not in left else \
         "when the jobs ahead finish (their speed on this machine is not measured yet)"
     if not left:
@@ -106,18 +107,18 @@ def wait_text(job: q.Job, all_jobs: list[q.Job]) -> str:
 def estimate_text(config: TrainConfig) -> str:
     """Before Train is clicked: how long it should take, from speeds measured on this machine, and the queue."""
     speed = speed_for(config)
-    n = q.train_images(config)
+    n = estimate.train_images(config)
     if speed is None:
         text = (f"{n:,} images × {config.epochs} epochs. No {config.arch} training has been measured on this "
                 f"server yet: this run measures it (images/s and time left show once it starts).")
     else:
-        est = q.estimate_seconds(config, speed)
+        est = estimate.estimate_seconds(config, speed)
         basis = "at this batch size" if speed["same_batch"] else "at another batch size"
         text = (f"{n:,} images × {config.epochs} epochs: about **{duration_text(est)}** on this server "
                 f"({speed['images_per_s']:,.0f} images/s measured for {config.arch} {basis} over the last "
                 f"{speed['n']} run{'s' * (speed['n'] != 1)}, plus {speed['startup_s']:.0f} s to start and "
                 f"{speed['eval_s']:.0f} s to measure it).")
-    busy = [j for j in q.list_jobs(limit=50) if j.active or j.state == "queued"]
+    busy = [j for j in q.list_jobs(limit=50, progress=False) if j.active or j.state == "queued"]
     if busy:
         text += f" {len(busy)} job{'s' * (len(busy) != 1)} ahead in the queue."
     return text
@@ -125,8 +126,10 @@ def estimate_text(config: TrainConfig) -> str:
 
 # ---------------------------------------------------------------- the live view
 def _points(job: q.Job) -> list[dict]:
-    step = max(1, len(job.points) // MAX_POINTS)
-    return job.points[::step] + ([job.points[-1]] if len(job.points) % step != 1 and step > 1 else [])
+    """At most about MAX_POINTS of the live points, always ending with the latest: a small figure to draw."""
+    pts = job.points
+    step = max(1, len(pts) // MAX_POINTS)
+    return pts[::step] + ([pts[-1]] if (len(pts) - 1) % step else [])
 
 
 def job_view(job: q.Job, key: str, all_jobs: list[q.Job] | None = None) -> None:
