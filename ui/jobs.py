@@ -23,8 +23,9 @@ MAX_POINTS = 300  # live-chart points drawn at most (a long job reports twice a 
 TITLES = {"queued": "Waiting in the queue", "starting": "Starting", "running": "Training",
           "evaluating": "Saved · measuring", "done": "Finished", "stopped": "Stopped early — saved",
           "failed": "Failed", "cancelled": "Cancelled"}
-ICONS = {"queued": "⏳", "starting": "▶", "running": "▶", "evaluating": "▶", "done": "✓", "stopped": "■",
-         "failed": "✗", "cancelled": "–"}
+ICONS = {"queued": ":material/hourglass_empty:", "starting": ":material/play_arrow:",  # markdown only
+         "running": ":material/play_arrow:", "evaluating": ":material/play_arrow:", "done": ":material/check:",
+         "stopped": ":material/stop:", "failed": ":material/error:", "cancelled": ":material/block:"}
 ARCH_LABELS = {"lenet": "LeNet (PyImageSearch)", "lenet1": "LeNet-1 (1989)", "lenet5": "LeNet-5 (1998)",
                "mlp": "MLP 256-128-64", "cnn": "CNN 32/64 (Keras)"}
 
@@ -75,7 +76,7 @@ def job_label(job: q.Job, mine: bool) -> str:
     pct = f" {job.fraction:.0%}" if job.state in ("running", "evaluating") else ""
     whose = "yours" if mine else (job.spec.get("owner") or "someone")
     when = time.strftime("%H:%M", time.localtime(job.spec.get("submitted_at", 0)))
-    return f"{ICONS.get(job.state, '?')} {TITLES.get(job.state, job.state)}{pct} · {what} · {name} · {when} · {whose}"
+    return f"{TITLES.get(job.state, job.state)}{pct} · {what} · {name} · {when} · {whose}"
 
 
 def progress_text(job: q.Job) -> str:
@@ -239,7 +240,7 @@ def jobs_ui(key: str = "train") -> None:
     labels = {str(j.path): job_label(j, j.id in mine_ids) for j in jobs}
     focus = st.session_state.get(state.FOCUS_JOB)
     if focus not in labels:
-        live = [j for j in jobs if not j.finished]
+        live = [j for j in jobs if j.active] or [j for j in jobs if j.state == "queued"]
         fresh = [j for j in jobs if time.time() - j.status.get("finished_at", 0) < 3600]
         focus = str((live or fresh or jobs)[0].path)
     st.session_state[state.FOCUS_JOB] = focus
