@@ -69,14 +69,13 @@ def epochs_text(x: float) -> str:
 
 
 def job_label(job: q.Job, mine: bool) -> str:
-    """One line for lists: state, progress, what, name, when, whose."""
+    """One line for lists: state, what, name, when, whose (the live view below shows the progress)."""
     cfg = job.spec["config"]
     what = "fine-tune" if job.kind == "finetune" else cfg["arch"]
     name = job.spec.get("name") or job.id
-    pct = f" {job.fraction:.0%}" if job.state in ("running", "evaluating") else ""
     whose = "yours" if mine else (job.spec.get("owner") or "someone")
     when = time.strftime("%H:%M", time.localtime(job.spec.get("submitted_at", 0)))
-    return f"{TITLES.get(job.state, job.state)}{pct} · {what} · {name} · {when} · {whose}"
+    return f"{TITLES.get(job.state, job.state)} · {what} · {name} · {when} · {whose}"
 
 
 def progress_text(job: q.Job) -> str:
