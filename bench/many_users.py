@@ -224,7 +224,9 @@ async def main_async(args) -> None:
     print(f"training {cfg.arch}: unwatched {ips_u:,.0f} images/s · watched {ips_w:,.0f} images/s · ratio "
           f"{ips_w / ips_u if ips_u else float('nan'):.2f} (goal ≥ 0.9); while {args.users} draw: "
           f"{busy_job.status.get('images_per_s') or 0:,.0f} images/s")
-    print(f"stop → saved: {busy_job.status['saved_at'] - stop_t:.2f} s (goal ≤ 2 s)")
+    seen = busy_job.status.get("stop_seen_at") or float("nan")
+    print(f"stop → saved: {busy_job.status['saved_at'] - stop_t:.2f} s (goal ≤ 2 s; the worker saw the stop after "
+          f"{seen - stop_t:.2f} s, saving took {busy_job.status['saved_at'] - seen:.2f} s)")
     print(f"exceptions: {idle['exceptions'] + busy['exceptions'] + watch_exc + busy_exc} in pages, "
           f"{server_tracebacks} in the server log (goal 0)")
     print(f"peak server memory: {mem.peak:,.0f} MB ({mem_before:,.0f} MB before the drawing); "

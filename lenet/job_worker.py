@@ -1,7 +1,7 @@
 """The worker process of one job (``python -m lenet.job_worker <job-dir>``): train, save, then evaluate.
 
 It runs at a lower OS priority with a bounded number of TensorFlow threads, so the server that serves everyone's
-pages stays responsive. Progress goes to the job's ``progress.jsonl`` about twice a second — whoever watches reads
+pages stays responsive. Progress goes to the job's ``progress.jsonl`` about once a second — whoever watches reads
 that small file, which costs this process nothing. Stop is a file: the training callback looks for it after every
 batch and the job ends there, without the epoch's validation pass; the model as it stands is saved at once, and
 measuring it on the MNIST test set is a separate step with its own progress.
@@ -19,10 +19,11 @@ import numpy as np
 
 from . import jobs
 from .config import TrainConfig
+from .estimate import train_images
 
 NICE = 10  # below the server (0): a page's rerun is served before the next training batch
 THREADS_ENV = "LENET_JOB_THREADS"  # TensorFlow intra-op threads per worker (default: cores / jobs at once)
-REPORT_EVERY_S = 0.5  # progress lines at most this often: enough for a live curve, nothing for the disk
+REPORT_EVERY_S = 1.0  # progress lines at most this often: a live curve at the rate people watch it
 POINTS_PER_EPOCH = 50  # callback calls per epoch (each reads the batch's loss, which syncs with TensorFlow)
 EVAL_CHUNK = 1000  # test images per evaluation step: one progress line each
 
@@ -36,11 +37,14 @@ class StopFile:
 
     def __init__(self, path: Path):
         self.path, self._set, self._next = path, False, 0.0
+        self.seen_at: float | None = None  # when this process noticed the request (time.time())
 
     def is_set(self) -> bool:
         now = time.monotonic()
         if not self._set and now >= self._next:  # a stat at most every 50 ms, not on every batch
             self._set, self._next = self.path.exists(), now + 0.05
+            if self._set:
+                self.seen_at = time.time()
         return self._set
 
 
@@ -217,7 +221,7 @@ def run_job(path: Path) -> int:
         config, model, data, extra, ft = _prepare(spec, path, mnist)
         stop = StopFile(path / jobs.STOP)
         reporter = Reporter(path, stop)
-        n_train = len(data.x_train) if ft else jobs.train_images(config, len(data.x_train))
+        n_train = len(data.x_train) if ft else train_images(config, len(data.x_train))
         every = max(1, math.ceil(n_train / config.batch_size) // POINTS_PER_EPOCH)
         jobs.update_status(path, phase="Training")
         t_train = time.perf_counter()
@@ -238,8 +242,8 @@ def run_job(path: Path) -> int:
         saved_at = time.time()
         ips, warmup = reporter.speed()
         jobs.update_status(path, state=jobs.EVALUATING, phase="Saved; measuring it on the MNIST test images…",
-                           run_path=str(run.path), saved_at=saved_at, stopped=stopped, train_seconds=seconds,
-                           images_per_s=ips if not ft else None, startup_s=startup + warmup)
+                           run_path=str(run.path), saved_at=saved_at, stopped=stopped, stop_seen_at=stop.seen_at,
+                           train_seconds=seconds, images_per_s=ips if not ft else None, startup_s=startup + warmup)
         t_eval = time.perf_counter()
         results = _evaluate(path, spec, model, mnist, run, ft)
         jobs.update_status(path, state=jobs.STOPPED if stopped else jobs.DONE, finished_at=time.time(),

@@ -18,11 +18,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import math
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -139,41 +139,72 @@ def update_status(path: Path, **changes) -> dict:
     return status
 
 
-def read_job(path: str | Path) -> Job | None:
-    """The job in a folder, or None if it is not (or no longer) a readable job."""
+class _Progress:
+    """What a progress file said so far, and how far it was read: each read parses only the lines added since."""
+
+    def __init__(self):
+        self.offset, self.points, self.history, self.progress, self.evaluation = 0, [], [], {}, {}
+
+    def update(self, file: Path) -> "_Progress":
+        try:
+            with open(file, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return self
+        end = data.rfind(b"\n") + 1  # a line still being written waits for the next read
+        self.offset += end
+        for line in data[:end].splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            kind = rec.pop("type", None)
+            if kind == "batch":
+                self.progress = rec
+                self.points.append({"x": rec["x"], "loss": rec["loss"], "accuracy": rec["accuracy"]})
+            elif kind == "epoch":
+                self.history.append(rec)
+            elif kind == "eval":
+                self.evaluation = rec
+        return self
+
+
+_PROGRESS: dict[str, _Progress] = {}  # job folder -> its progress read so far (every watcher of a job shares it)
+_PROGRESS_MAX = 64
+_PROGRESS_LOCK = threading.Lock()  # Streamlit serves sessions from threads of one process
+
+
+def read_job(path: str | Path, progress: bool = True) -> Job | None:
+    """The job in a folder, or None if it is not (or no longer) a readable job.
+
+    Args:
+        path: the job folder.
+        progress: also read its progress file (lists that only need states pass False).
+    """
     path = Path(path)
     spec = _read_json(path / SPEC)
     if not spec.get("config"):
         return None
-    points, history, progress, evaluation = [], [], {}, {}
-    try:
-        lines = (path / PROGRESS).read_text().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue  # a line being written right now
-        kind = rec.pop("type", None)
-        if kind == "batch":
-            progress = rec
-            points.append({"x": rec["x"], "loss": rec["loss"], "accuracy": rec["accuracy"]})
-        elif kind == "epoch":
-            history.append(rec)
-        elif kind == "eval":
-            evaluation = rec
-    return Job(path=path, spec=spec, status=_read_json(path / STATUS), points=points, history=history,
-               progress=progress, evaluation=evaluation)
+    p = _Progress()
+    if progress:
+        with _PROGRESS_LOCK:
+            key = str(path)
+            p = _PROGRESS.pop(key, None) or _Progress()
+            _PROGRESS[key] = p.update(path / PROGRESS)  # re-inserted: the dict keeps the most recent last
+            while len(_PROGRESS) > _PROGRESS_MAX:
+                _PROGRESS.pop(next(iter(_PROGRESS)))
+    return Job(path=path, spec=spec, status=_read_json(path / STATUS), points=list(p.points),
+               history=list(p.history), progress=dict(p.progress), evaluation=dict(p.evaluation))
 
 
-def list_jobs(root: str | Path | None = None, limit: int | None = None) -> list[Job]:
-    """Jobs in the queue folder, newest first (``limit``: only the newest n)."""
+def list_jobs(root: str | Path | None = None, limit: int | None = None, progress: bool = True) -> list[Job]:
+    """Jobs in the queue folder, newest first (``limit``: only the newest n; ``progress``: see ``read_job``)."""
     folder = jobs_dir(root)
     if not folder.is_dir():
         return []
     names = sorted((p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
-    jobs = (read_job(folder / n) for n in (names[:limit] if limit else names))
+    jobs = (read_job(folder / n, progress) for n in (names[:limit] if limit else names))
     return [j for j in jobs if j is not None]
 
 
@@ -216,6 +247,7 @@ def submit(config: TrainConfig, *, name: str | None = None, root: str | Path | N
     os.rename(tmp, folder / job_id)  # appears whole, with its spec, or not at all
     if start:
         pump(root)
+        clean_finished(root)
     return read_job(folder / job_id)
 
 
@@ -327,52 +359,5 @@ def queue_ahead(job: Job, jobs: list[Job]) -> tuple[list[Job], list[Job]]:
 
 def clean_finished(root: str | Path | None = None, keep: int = 50) -> None:
     """Delete the folders of all but the newest ``keep`` finished jobs (their runs stay in the store)."""
-    for job in [j for j in list_jobs(root) if j.finished][keep:]:
+    for job in [j for j in list_jobs(root, progress=False) if j.finished][keep:]:
         shutil.rmtree(job.path, ignore_errors=True)
-
-
-# ---------------------------------------------------------------- time estimates (measured, never promised)
-def train_images(config: TrainConfig, available: int = 60_000) -> int:
-    """How many training images ``config`` uses per epoch (after the validation split and the subset)."""
-    n = available - (max(1, int(available * config.val_split)) if config.validation == "split" else 0)
-    return min(n, config.train_subset) if config.train_subset else n
-
-
-def measured_speed(config: TrainConfig, jobs: list[Job]) -> dict | None:
-    """This machine's measured training speed for ``config``'s architecture, from finished jobs.
-
-    Prefers jobs with the same batch size (speed depends on it); each job's worker records the images/s it trained
-    at, its start-up time (Python, TensorFlow, MNIST) and its evaluation time.
-
-    Returns:
-        ``{"images_per_s", "startup_s", "eval_s", "n"}`` (medians over up to 5 jobs), or None if none was measured.
-    """
-    done = [j for j in jobs if j.status.get("images_per_s") and j.spec["config"].get("arch") == config.arch
-            and j.kind == "train"]
-    same = [j for j in done if j.spec["config"].get("batch_size") == config.batch_size]
-    pick = (same or done)[:5]
-    if not pick:
-        return None
-
-    def median(key):
-        vals = [j.status[key] for j in pick if j.status.get(key) is not None]
-        return float(np.median(vals)) if vals else 0.0
-
-    return {"images_per_s": median("images_per_s"), "startup_s": median("startup_s"), "eval_s": median("eval_s"),
-            "n": len(pick), "same_batch": bool(same)}
-
-
-def estimate_seconds(config: TrainConfig, speed: dict | None) -> float | None:
-    """Seconds from start to saved and evaluated, from a measured speed (None if there is no measurement)."""
-    if not speed or not speed.get("images_per_s"):
-        return None
-    return speed["startup_s"] + train_images(config) * config.epochs / speed["images_per_s"] + speed["eval_s"]
-
-
-def remaining_seconds(job: Job, speed: dict | None) -> float | None:
-    """Seconds until ``job`` is finished: its live ETA while training, else the estimate of a fresh run."""
-    if job.state == RUNNING and job.progress.get("eta_s") is not None and math.isfinite(job.progress["eta_s"]):
-        return job.progress["eta_s"] + (speed or {}).get("eval_s", 0.0)
-    if job.state == EVALUATING:
-        return (speed or {}).get("eval_s", 0.0)
-    return estimate_seconds(job.config, speed)

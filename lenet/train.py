@@ -100,6 +100,14 @@ class _LiveCallback(keras.callbacks.Callback):
             loss=float(logs.get("loss", math.nan)), accuracy=float(logs.get("accuracy", math.nan)),
             images_per_s=ips, eta_s=left / ips if ips else math.inf, elapsed_s=elapsed))
 
+    def on_test_batch_end(self, batch, logs=None):
+        # fit() passes its callbacks to the epoch's validation pass: a stop request cuts that pass short too
+        # (Keras checks stop_evaluating after each batch) instead of waiting for all of it.
+        if self.stop is not None and self.stop.is_set():
+            self.model.stop_evaluating = True
+            self.model.stop_training = True
+            self.stopped = True
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._epoch_t0, 3)}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lenet import jobs
+from lenet import estimate, jobs
 from lenet.config import TrainConfig
 from lenet.store import read_run
 
@@ -72,13 +72,13 @@ def test_a_job_whose_worker_died_is_marked_failed(private_store, one_at_a_time):
 
 def test_estimates_come_from_measured_jobs(private_store):
     """No measurement, no estimate; a finished job's measured speed gives one for the same architecture"""
-    assert jobs.estimate_seconds(CFG, jobs.measured_speed(CFG, jobs.list_jobs())) is None
+    assert estimate.estimate_seconds(CFG, estimate.measured_speed(CFG, jobs.list_jobs())) is None
     a = jobs.submit(CFG, start=False)
     jobs.update_status(a.path, state=jobs.DONE, images_per_s=1000.0, startup_s=10.0, eval_s=3.0)
-    speed = jobs.measured_speed(CFG.replace(epochs=3), jobs.list_jobs())
+    speed = estimate.measured_speed(CFG.replace(epochs=3), jobs.list_jobs())
     assert speed["images_per_s"] == 1000.0 and speed["same_batch"]
-    assert jobs.estimate_seconds(CFG.replace(epochs=3), speed) == pytest.approx(10 + 512 * 3 / 1000 + 3)
-    assert jobs.measured_speed(CFG.replace(arch="lenet5"), jobs.list_jobs()) is None
+    assert estimate.estimate_seconds(CFG.replace(epochs=3), speed) == pytest.approx(10 + 512 * 3 / 1000 + 3)
+    assert estimate.measured_speed(CFG.replace(arch="lenet5"), jobs.list_jobs()) is None
 
 
 @pytest.mark.slow

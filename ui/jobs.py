@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lenet import estimate
 from lenet import jobs as q
 from lenet.config import TrainConfig
 from ui import run_views, state
@@ -22,8 +23,9 @@ MAX_POINTS = 300  # live-chart points drawn at most (a long job reports twice a 
 TITLES = {"queued": "Waiting in the queue", "starting": "Starting", "running": "Training",
           "evaluating": "Saved · measuring", "done": "Finished", "stopped": "Stopped early — saved",
           "failed": "Failed", "cancelled": "Cancelled"}
-ICONS = {"queued": "⏳", "starting": "▶", "running": "▶", "evaluating": "▶", "done": "✓", "stopped": "■",
-         "failed": "✗", "cancelled": "–"}
+ICONS = {"queued": ":material/hourglass_empty:", "starting": ":material/play_arrow:",  # markdown only
+         "running": ":material/play_arrow:", "evaluating": ":material/play_arrow:", "done": ":material/check:",
+         "stopped": ":material/stop:", "failed": ":material/error:", "cancelled": ":material/block:"}
 ARCH_LABELS = {"lenet": "LeNet (PyImageSearch)", "lenet1": "LeNet-1 (1989)", "lenet5": "LeNet-5 (1998)",
                "mlp": "MLP 256-128-64", "cnn": "CNN 32/64 (Keras)", "small": "Small LeNet 16/32 (fast)"}
 
@@ -50,7 +52,7 @@ def recent_jobs() -> list[q.Job]:
 
 
 def speed_for(config: TrainConfig) -> dict | None:
-    return q.measured_speed(config, q.list_jobs(limit=50))
+    return estimate.measured_speed(config, q.list_jobs(limit=50, progress=False))
 
 
 # ---------------------------------------------------------------- texts
@@ -67,14 +69,13 @@ def epochs_text(x: float) -> str:
 
 
 def job_label(job: q.Job, mine: bool) -> str:
-    """One line for lists: state, progress, what, name, when, whose."""
+    """One line for lists: state, what, name, when, whose (the live view below shows the progress)."""
     cfg = job.spec["config"]
     what = "fine-tune" if job.kind == "finetune" else cfg["arch"]
     name = job.spec.get("name") or job.id
-    pct = f" {job.fraction:.0%}" if job.state in ("running", "evaluating") else ""
     whose = "yours" if mine else (job.spec.get("owner") or "someone")
     when = time.strftime("%H:%M", time.localtime(job.spec.get("submitted_at", 0)))
-    return f"{ICONS.get(job.state, '?')} {TITLES.get(job.state, job.state)}{pct} · {what} · {name} · {when} · {whose}"
+    return f"{TITLES.get(job.state, job.state)} · {what} · {name} · {when} · {whose}"
 
 
 def progress_text(job: q.Job) -> str:
@@ -94,7 +95,7 @@ def progress_text(job: q.Job) -> str:
 def wait_text(job: q.Job, all_jobs: list[q.Job]) -> str:
     """Where a queued job stands: its position and, when the speeds are measured, when it should start."""
     running, ahead = q.queue_ahead(job, all_jobs)
-    left = [q.remaining_seconds(j, speed_for(j.config)) for j in running + ahead]
+    left = [estimate.remaining_seconds(j, speed_for(j.config)) for j in running + ahead]
     start = ("in about " + duration_text(sum(left))) if left and None not in left else \
         "when the jobs ahead finish (their speed on this machine is not measured yet)"
     if not left:
@@ -106,18 +107,18 @@ def wait_text(job: q.Job, all_jobs: list[q.Job]) -> str:
 def estimate_text(config: TrainConfig) -> str:
     """Before Train is clicked: how long it should take, from speeds measured on this machine, and the queue."""
     speed = speed_for(config)
-    n = q.train_images(config)
+    n = estimate.train_images(config)
     if speed is None:
         text = (f"{n:,} images × {config.epochs} epochs. No {config.arch} training has been measured on this "
                 f"server yet: this run measures it (images/s and time left show once it starts).")
     else:
-        est = q.estimate_seconds(config, speed)
+        est = estimate.estimate_seconds(config, speed)
         basis = "at this batch size" if speed["same_batch"] else "at another batch size"
         text = (f"{n:,} images × {config.epochs} epochs: about **{duration_text(est)}** on this server "
                 f"({speed['images_per_s']:,.0f} images/s measured for {config.arch} {basis} over the last "
                 f"{speed['n']} run{'s' * (speed['n'] != 1)}, plus {speed['startup_s']:.0f} s to start and "
                 f"{speed['eval_s']:.0f} s to measure it).")
-    busy = [j for j in q.list_jobs(limit=50) if j.active or j.state == "queued"]
+    busy = [j for j in q.list_jobs(limit=50, progress=False) if j.active or j.state == "queued"]
     if busy:
         text += f" {len(busy)} job{'s' * (len(busy) != 1)} ahead in the queue."
     return text
@@ -125,8 +126,10 @@ def estimate_text(config: TrainConfig) -> str:
 
 # ---------------------------------------------------------------- the live view
 def _points(job: q.Job) -> list[dict]:
-    step = max(1, len(job.points) // MAX_POINTS)
-    return job.points[::step] + ([job.points[-1]] if len(job.points) % step != 1 and step > 1 else [])
+    """At most about MAX_POINTS of the live points, always ending with the latest: a small figure to draw."""
+    pts = job.points
+    step = max(1, len(pts) // MAX_POINTS)
+    return pts[::step] + ([pts[-1]] if (len(pts) - 1) % step else [])
 
 
 def job_view(job: q.Job, key: str, all_jobs: list[q.Job] | None = None) -> None:
@@ -236,7 +239,7 @@ def jobs_ui(key: str = "train") -> None:
     labels = {str(j.path): job_label(j, j.id in mine_ids) for j in jobs}
     focus = st.session_state.get(state.FOCUS_JOB)
     if focus not in labels:
-        live = [j for j in jobs if not j.finished]
+        live = [j for j in jobs if j.active] or [j for j in jobs if j.state == "queued"]
         fresh = [j for j in jobs if time.time() - j.status.get("finished_at", 0) < 3600]
         focus = str((live or fresh or jobs)[0].path)
     st.session_state[state.FOCUS_JOB] = focus

@@ -243,11 +243,11 @@ def _jobs_sidebar() -> None:
                 continue
             what = job.spec["config"]["arch"] if job.kind == "train" else "fine-tuning"
             if job.state == "queued":
-                st.caption(f"⏳ {what}: waiting in the queue")
+                st.caption(f":material/hourglass_empty: {what}: waiting in the queue")
             elif not job.finished:
                 frac = job.fraction if job.state != "evaluating" else 1.0
                 phase = "measuring the saved model" if job.state == "evaluating" else f"{frac:.0%}"
-                st.progress(min(1.0, frac), text=f"▶ {what}: {phase}")
+                st.progress(min(1.0, frac), text=f"Training {what}: {phase}" if job.kind == "train" else f"{what}: {phase}")
             elif path not in seen:
                 page = "pages/upload.py" if job.kind == "finetune" else "pages/train.py"
                 label = {"done": "done", "stopped": "stopped, saved", "failed": "failed",
