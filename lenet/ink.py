@@ -37,7 +37,7 @@ def ink_map(p: np.ndarray, *, bg_kernel: int | None = None, line_span: float | N
     """
     h, w = p.shape
     s = smooth(p, min(1.5, min(h, w) / 500))
-    k = bg_kernel or _odd(max(7, max(h, w) // 3))
+    k = bg_kernel or odd(max(7, max(h, w) // 3))
     bg = _background(s, k)
     head = np.maximum(255.0 - bg, 1.0)
     e = np.clip((s.astype(np.float32) - bg) / head, 0.0, 1.0)
@@ -104,7 +104,7 @@ def remove_lines(mask: np.ndarray, span: float) -> np.ndarray:
         thick_px = max(1, int(round(float(np.median(thickness[np.unique(lab[line])])))))
         kept = m.astype(bool) & ~line
         bridge = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_CLOSE,
-                                  np.ones((_odd(thick_px + 3), 1), np.uint8)).astype(bool)
+                                  np.ones((odd(thick_px + 3), 1), np.uint8)).astype(bool)
         res = kept | (line & bridge)
         out = res.T if axis == 0 else res
     return out
@@ -153,7 +153,8 @@ def stroke_width(mask: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-def _odd(n: float) -> int:
+def odd(n: float) -> int:
+    """The odd integer at or just above int(n): kernel sides must be odd."""
     n = int(n)
     return n if n % 2 else n + 1
 
@@ -168,7 +169,7 @@ def _background(s: np.ndarray, k: int) -> np.ndarray:
     h, w = s.shape
     f = max(1, k // 15)  # work on a shrunk copy: the ground is smooth, and big openings are slow
     small = cv2.resize(s, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA) if f > 1 else s
-    kk = _odd(max(3, k // f))
+    kk = odd(max(3, k // f))
     opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kk, kk)))
     opened = cv2.blur(opened, (kk, kk))  # soften the opening's flat blocks
     bg = cv2.resize(opened, (w, h), interpolation=cv2.INTER_LINEAR) if f > 1 else opened

@@ -24,12 +24,15 @@ class ImageError(ValueError):
     """An image that cannot be used; ``str(err)`` is a one-line message meant for the user."""
 
 
-def decode_image(data: bytes | str | Path, max_pixels: int = config.MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode an image file safely to grey.
+def decode_image(data: bytes | str | Path, max_pixels: int = config.MAX_IMAGE_PIXELS, *,
+                 colour: bool = False) -> np.ndarray:
+    """Decode an image file safely to grey (or colour).
 
     Args:
         data: the file's bytes, a path to it, or a binary file object.
         max_pixels: refuse images with more pixels than this, judged from the header before decoding.
+        colour: return (H, W, 3) uint8 RGB instead of grey (a page reader tells blue ink from yellow paper);
+            grey files and transparent ones come back as their grey in three channels.
 
     Returns:
         (H, W) uint8 grey, 0-255 as in the file (dark ink stays dark: polarity is not normalised here),
@@ -67,11 +70,14 @@ def decode_image(data: bytes | str | Path, max_pixels: int = config.MAX_IMAGE_PI
                                  f"{_mp(max_pixels)} megapixels.")
             try:
                 im.seek(0)  # animated GIF / multi-page TIFF: the first frame
-                if im.format == "JPEG" and im.mode in ("RGB", "YCbCr"):
+                if im.format == "JPEG" and im.mode in ("RGB", "YCbCr") and not colour:
                     im.draft("L", im.size)  # libjpeg gives luma directly: a 12 MP photo decodes ~2x faster
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                return _pil_to_grey(im)
+                if colour and im.mode in ("RGB", "CMYK", "YCbCr", "P") and not im.has_transparency_data:
+                    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+                g = _pil_to_grey(im)
+                return np.repeat(g[:, :, None], 3, axis=2) if colour else g
             except ImageError:
                 raise
             except MemoryError:

@@ -12,7 +12,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from lenet import ink
+from lenet import blobs, ink
 from lenet import preprocess as pp
 from lenet.io import to_grey
 
@@ -20,7 +20,9 @@ Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the image given
 Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) float32 -> (N, 10) probabilities
 
 WORK_SIDE = 1600  # pages are searched at most this big: 500 digits still get ~40 px each
+CROP_SIDE = 112  # crops are read at most this big (the digit ~80 px, four times the 20 px the model sees)
 CROP_MARGIN = 0.2  # crops keep this fraction of the digit's longer side as margin on every side
+COLUMN_GAP = 3.0  # an empty gutter this many digit heights wide splits a page into columns read one by one
 
 
 def find_digits(grey: np.ndarray, *, polarity: str | None = None) -> list[list[Box]]:
@@ -34,20 +36,27 @@ def find_digits(grey: np.ndarray, *, polarity: str | None = None) -> list[list[B
         Rows top to bottom, each a list of boxes (x, y, w, h) left to right, in the given image's pixels.
         An empty page gives [].
     """
+    return find_digits_and_ink(grey, polarity=polarity)[0]
+
+
+def find_digits_and_ink(grey: np.ndarray, *, polarity: str | None = None) -> tuple[list[list[Box]], np.ndarray]:
+    """``find_digits``, also returning the ink it looked at.
+
+    Returns:
+        (rows, ink): rows as from ``find_digits``; ink (h, w) bool, the ink mask on the working copy (the page
+        shrunk to at most WORK_SIDE), for showing.
+    """
     g = to_grey(grey)
     h0, w0 = g.shape
     f = min(1.0, WORK_SIDE / max(h0, w0))
     work = cv2.resize(g, (max(1, round(w0 * f)), max(1, round(h0 * f))), interpolation=cv2.INTER_AREA) \
         if f < 1 else g
     p = pp.to_mnist_polarity(work, polarity or pp.detect_polarity(g))
-    boxes = _find_boxes(p)
+    boxes, mask = _find_boxes(p)
     if not boxes:
-        return []
-    rows = _join_close_in_rows(_rows(boxes))
-    out = []
-    for row in rows:
-        out.append([_scale_box(b, 1 / f, w0, h0) for b in row])
-    return out
+        return [], mask
+    rows = _join_close_in_rows(_rows(boxes), mask)
+    return [[_scale_box(b, 1 / f, w0, h0) for b in row] for row in rows], mask
 
 
 def crop_digits(grey: np.ndarray, rows: list[list[Box]], margin: float = CROP_MARGIN) -> list[list[np.ndarray]]:
@@ -116,10 +125,25 @@ def read_sheet(grey: np.ndarray, classify: Classifier, style: str = pp.DEFAULT_S
     """
     g = to_grey(grey)
     polarity = pp.detect_polarity(g)
-    rows = find_digits(g, polarity=polarity)
+    return read_digits(g, find_digits(g, polarity=polarity), classify, style, pad_scale, polarity=polarity)
+
+
+def read_digits(grey: np.ndarray, rows: list[list[Box]], classify: Classifier, style: str = pp.DEFAULT_STYLE,
+                pad_scale: float = pp.DEFAULT_PAD_SCALE, *, polarity: str = pp.DARK_ON_LIGHT) -> list[list[dict]]:
+    """Cut out, preprocess and classify digits already found (one classify call for the whole page).
+
+    Args:
+        grey: (H, W) uint8 page the boxes refer to.
+        rows: boxes as from ``find_digits``.
+        classify, style, pad_scale: as for ``read_sheet``.
+        polarity: the page's polarity.
+
+    Returns:
+        rows of dicts as from ``read_sheet``.
+    """
     if not rows:
         return []
-    crops = crop_digits(g, rows)
+    crops = [[shrink(c) for c in row] for row in crop_digits(grey, rows)]
     pres = [[pp.preprocess(c, style, pad_scale, polarity=polarity) for c in row] for row in crops]
     xs = np.stack([p.x for row in pres for p in row]).astype(np.float32)
     probs = np.asarray(classify(xs), dtype=np.float32).reshape(len(xs), -1)
@@ -137,119 +161,37 @@ def read_sheet(grey: np.ndarray, classify: Classifier, style: str = pp.DEFAULT_S
 
 
 # ---------------------------------------------------------------------------------------------------- internals
-def _find_boxes(p: np.ndarray) -> list[Box]:
-    """Light-ink-on-dark page -> digit boxes (unordered), in p's pixels."""
+def _find_boxes(p: np.ndarray) -> tuple[list[Box], np.ndarray]:
+    """Light-ink-on-dark page -> digit boxes (unordered) and the ink mask, in p's pixels."""
     h, w = p.shape
-    k = _odd(max(7, min(h, w) // 12))
+    k = ink.odd(max(7, min(h, w) // 12))
     boxes, mask = _boxes_with_kernel(p, k)
     if boxes:
         # Strokes wider than the background window come out hollow: redo with a window sized to the digits.
         h_med = float(np.median([b[3] for b in boxes]))
-        k2 = _odd(max(0.6 * h_med, 4 * ink.stroke_width(mask)))
+        k2 = ink.odd(max(0.6 * h_med, 4 * ink.stroke_width(mask)))
         if k2 > 1.5 * k:
-            boxes, _ = _boxes_with_kernel(p, min(k2, _odd(max(h, w))))
-    return boxes
+            boxes, mask = _boxes_with_kernel(p, min(k2, ink.odd(max(h, w))))
+    return boxes, mask
 
 
 def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
     h, w = p.shape
     _, mask = ink.ink_map(p, bg_kernel=k, line_span=0.4, keep_frac=0.05)
-    n, _, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, labels, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return [], mask
-    boxes = _attach_fragments(_merge_parts(st[1:, :4].astype(np.int64)))
+    keep = blobs.digit_like(mask, st[1:], labels)
+    if not keep.all():
+        mask = np.concatenate([[False], keep])[labels]
+    if not keep.any():
+        return [], mask
+    boxes = blobs.attach_fragments(blobs.merge_parts(st[1:][keep, :4].astype(np.int64)), mask)
     if len(boxes) >= 3:
         # Page edges, a leftover line or a shadow's rim are far bigger than the digits.
-        h_ref = _typical_height(np.array(boxes, np.float64))
-        boxes = [b for b in boxes if b[3] <= 3 * h_ref and b[2] <= 4 * h_ref]
+        h_ref = blobs.typical_height(np.array(boxes, np.float64))
+        boxes = [b for b in boxes if not blobs.too_big(b[2], b[3], h_ref)]
     return boxes, mask
-
-
-def _typical_height(a: np.ndarray) -> float:
-    """Median height of the boxes (n, 4) that are not much smaller than the big ones (specks, bits)."""
-    big = np.maximum(a[:, 2], a[:, 3]).astype(np.float64)
-    return float(np.median(a[:, 3][big >= 0.5 * np.percentile(big, 90)]))
-
-
-def _attach_fragments(boxes: list[Box]) -> list[Box]:
-    """Small pieces (a stroke drawn apart, a broken line) join the nearest digit if it is close; small pieces
-    far from any digit are specks and go."""
-    if len(boxes) < 2:
-        return boxes
-    a = np.array(boxes, np.float64)
-    h_ref = _typical_height(a)
-    small = a[:, 3] < 0.6 * h_ref  # digits are tall; a cap, a bar or a dash is not
-    if small.all():
-        return boxes
-    x0, y0, x1, y1 = a[:, 0], a[:, 1], a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-    big_idx = np.flatnonzero(~small)
-    grown = {int(i): [x0[i], y0[i], x1[i], y1[i]] for i in big_idx}
-    for i in np.flatnonzero(small):
-        lo, hi = sorted((a[i, 2], a[i, 3]))
-        if hi < 0.3 * h_ref and hi < 2 * lo:
-            continue  # a small round blob is a speck, not a stroke
-        gx = np.maximum(0, np.maximum(x0[big_idx] - x1[i], x0[i] - x1[big_idx]))
-        gy = np.maximum(0, np.maximum(y0[big_idx] - y1[i], y0[i] - y1[big_idx]))
-        d = np.maximum(gx, gy)
-        j = int(big_idx[np.argmin(d)])
-        g = grown[j]
-        m = [min(g[0], x0[i]), min(g[1], y0[i]), max(g[2], x1[i]), max(g[3], y1[i])]
-        if d.min() <= 0.3 * h_ref and m[2] - m[0] <= 1.3 * h_ref and m[3] - m[1] <= 1.5 * h_ref:
-            grown[j] = m
-        elif a[i, 3] >= 0.4 * h_ref:
-            grown[int(i)] = [x0[i], y0[i], x1[i], y1[i]]  # small but not tiny, and alone: keep it
-    return [(int(g[0]), int(g[1]), int(g[2] - g[0]), int(g[3] - g[1])) for g in grown.values()]
-
-
-def _merge_parts(b: np.ndarray) -> list[Box]:
-    """Union boxes that are parts of one digit: overlapping a lot, or stacked closely in the same column."""
-    boxes = [tuple(int(v) for v in r) for r in b]
-    for _ in range(4):
-        n = len(boxes)
-        if n < 2:
-            break
-        a = np.array(boxes, np.float64)
-        x0, y0, bw, bh = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
-        x1, y1 = x0 + bw, y0 + bh
-        h_ref = _typical_height(a)
-        xo = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
-        yo = np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None])
-        min_w = np.minimum(bw[:, None], bw[None])
-        min_area = np.minimum((bw * bh)[:, None], (bw * bh)[None])
-        merged_h = np.maximum(y1[:, None], y1[None]) - np.minimum(y0[:, None], y0[None])
-        merged_w = np.maximum(x1[:, None], x1[None]) - np.minimum(x0[:, None], x0[None])
-        inter = np.clip(xo, 0, None) * np.clip(yo, 0, None)
-        overlap = inter >= 0.4 * min_area
-        stacked = (xo >= 0.25 * min_w) & (-yo <= 0.35 * h_ref) & (merged_h <= 1.6 * h_ref)
-        join = (overlap | stacked) & (merged_w <= 1.6 * h_ref) & (merged_h <= 1.8 * h_ref)
-        np.fill_diagonal(join, False)
-        if not join.any():
-            break
-        # Union pairs closest first, and only while the union still looks like one digit: a speck between two
-        # digits of neighbouring rows must not chain them together.
-        gap = np.maximum(np.clip(-xo, 0, None), np.clip(-yo, 0, None))
-        ii, jj = np.nonzero(np.triu(join))
-        parent = list(range(n))
-        ext = {i: [x0[i], y0[i], x1[i], y1[i]] for i in range(n)}
-
-        def find(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        for k in np.argsort(gap[ii, jj], kind="stable"):
-            ri, rj = find(int(ii[k])), find(int(jj[k]))
-            if ri == rj:
-                continue
-            a_, b_ = ext[ri], ext[rj]
-            u = [min(a_[0], b_[0]), min(a_[1], b_[1]), max(a_[2], b_[2]), max(a_[3], b_[3])]
-            if u[2] - u[0] <= 1.6 * h_ref and u[3] - u[1] <= 1.8 * h_ref:
-                parent[rj] = ri
-                ext[ri] = u
-        boxes = [(int(e[0]), int(e[1]), int(e[2] - e[0]), int(e[3] - e[1]))
-                 for i, e in ext.items() if find(i) == i]
-    return boxes
 
 
 def _rows(boxes: list[Box]) -> list[list[Box]]:
@@ -272,18 +214,70 @@ def _rows(boxes: list[Box]) -> list[list[Box]]:
     c, s = math.cos(angle), math.sin(angle)
     u = c * cx + s * cy  # along the rows
     v = -s * cx + c * cy  # across the rows
-    order = np.argsort(v)
-    rows: list[list[int]] = [[int(order[0])]]
-    for prev, i in zip(order[:-1], order[1:]):
-        if v[i] - v[prev] > 0.5 * h_med:
-            rows.append([])
-        rows[-1].append(int(i))
-    return [[boxes[i] for i in sorted(r, key=lambda i: u[i])] for r in rows]
+    out: list[list[Box]] = []
+    for col in _columns(u, a[:, 2], h_med):
+        out.extend([boxes[i] for i in r] for r in _chain_rows(col, u, v, a[:, 3]))
+    return out
 
 
-def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
+def _columns(u: np.ndarray, w: np.ndarray, h_ref: float) -> list[np.ndarray]:
+    """Split the boxes into blocks at wide empty gutters running down the page (a page written in two columns
+    is read column by column). u: box centres along the rows, w: widths. Returns index arrays, left to right."""
+    lo, hi = u - w / 2, u + w / 2
+    order = np.argsort(lo)
+    cuts, reach = [], hi[order[0]]
+    for i in order[1:]:
+        if lo[i] - reach > COLUMN_GAP * h_ref:
+            cuts.append((reach + lo[i]) / 2)
+        reach = max(reach, hi[i])
+    col = np.searchsorted(np.array(cuts), u)
+    return [np.flatnonzero(col == k) for k in range(len(cuts) + 1)]
+
+
+def _chain_rows(idx: np.ndarray, u: np.ndarray, v: np.ndarray, h: np.ndarray) -> list[list[int]]:
+    """Group boxes into rows, left to right, each row following its own line: a row that slopes (or bends, on a
+    page that is not flat) stays one row. A box joins the row whose last box, carried along the row's slope,
+    overlaps it most across the rows. Rows are returned top to bottom, boxes in a row left to right."""
+    rows: list[list[int]] = []
+    slopes: list[float] = []  # each row's slope, updated as it grows
+    u_, v_, h_ = u.tolist(), v.tolist(), h.tolist()
+    for i in sorted(idx.tolist(), key=lambda i: u_[i]):
+        best, best_ov = -1, 0.4
+        for k, r in enumerate(rows):
+            j = r[-1]
+            if u_[i] - u_[j] < -0.3 * h_[j]:
+                continue
+            c = v_[j] + slopes[k] * (u_[i] - u_[j])
+            ov = (min(c + h_[j] / 2, v_[i] + h_[i] / 2) - max(c - h_[j] / 2, v_[i] - h_[i] / 2)) / min(h_[i], h_[j])
+            if ov > best_ov:
+                best, best_ov = k, ov
+        if best < 0:
+            rows.append([i])
+            slopes.append(0.0)
+        else:
+            rows[best].append(i)
+            slopes[best] = _slope(rows[best], u, v)
+    return sorted(rows, key=lambda r: float(np.median(v[r])))
+
+
+def _slope(r: list[int], u: np.ndarray, v: np.ndarray) -> float:
+    """A row's slope across/along from its last few boxes (median of pairwise slopes: a digit's long tail does
+    not tip it); 0 with fewer than three boxes."""
+    last = r[-5:]
+    if len(last) < 3:
+        return 0.0
+    uu, vv = u[last], v[last]
+    du = uu[None, :] - uu[:, None]
+    ok = np.triu(du > 1e-6, 1)
+    if not ok.any():
+        return 0.0
+    return float(np.clip(np.median(((vv[None, :] - vv[:, None])[ok]) / du[ok]), -0.3, 0.3))
+
+
+def _join_close_in_rows(rows: list[list[Box]], mask: np.ndarray) -> list[list[Box]]:
     """Join side-by-side neighbours much closer than the usual digit spacing: the two strokes of an open 4 that
-    do not touch. Needs a few digits to know the spacing; a lone pair is left alone."""
+    do not touch. Needs a few digits to know the spacing; a lone pair is left alone, and so is a closed loop
+    beside another digit (the 0 of a "10")."""
     a = [np.array(r, np.float64) for r in rows if len(r) >= 2]
     if not a:
         return rows
@@ -291,7 +285,7 @@ def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
     if len(steps) < 3:
         return rows
     pitch = float(np.median(steps))
-    h_ref = _typical_height(np.concatenate(a))
+    h_ref = blobs.typical_height(np.concatenate(a))
     out = []
     for row in rows:
         merged = [row[0]]
@@ -301,8 +295,11 @@ def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
             ux0, uy0 = min(x0, x1), min(y0, y1)
             ux1, uy1 = max(x0 + w0, x1 + w1), max(y0 + h0, y1 + h1)
             y_overlap = min(y0 + h0, y1 + h1) - max(y0, y1)
+            x_overlap = min(x0 + w0, x1 + w1) - max(x0, x1)
             if ((x1 + w1 / 2) - (x0 + w0 / 2) < 0.45 * pitch and y_overlap >= 0.5 * min(h0, h1)
-                    and ux1 - ux0 <= 1.3 * h_ref and uy1 - uy0 <= 1.5 * h_ref):
+                    and ux1 - ux0 <= 1.3 * h_ref and uy1 - uy0 <= 1.5 * h_ref
+                    and (x_overlap >= 0.5 * min(w0, w1)
+                         or not (blobs.has_loop(mask, merged[-1]) or blobs.has_loop(mask, b)))):
                 merged[-1] = (ux0, uy0, ux1 - ux0, uy1 - uy0)
             else:
                 merged.append(b)
@@ -310,9 +307,13 @@ def _join_close_in_rows(rows: list[list[Box]]) -> list[list[Box]]:
     return out
 
 
-def _odd(n: float) -> int:
-    n = int(n)
-    return n if n % 2 else n + 1
+def shrink(c: np.ndarray) -> np.ndarray:
+    """A crop bigger than CROP_SIDE is shrunk to it: the model sees 20 px, and cleaning a big crop is slow."""
+    h, w = c.shape
+    f = CROP_SIDE / max(h, w)
+    if f >= 1:
+        return c
+    return cv2.resize(c, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
 def _scale_box(b: Box, k: float, w: int, h: int) -> Box:

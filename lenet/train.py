@@ -16,6 +16,7 @@ import numpy as np
 from . import augment
 from .config import NUM_CLASSES, Augment, TrainConfig
 from .data import Mnist
+from .infer import to_model_input  # noqa: F401  (re-exported: lenet.train.to_model_input is used by benchmarks)
 
 import keras  # noqa: E402  (after lenet's TF log settings)
 import tensorflow as tf  # noqa: E402
@@ -99,6 +100,14 @@ class _LiveCallback(keras.callbacks.Callback):
             loss=float(logs.get("loss", math.nan)), accuracy=float(logs.get("accuracy", math.nan)),
             images_per_s=ips, eta_s=left / ips if ips else math.inf, elapsed_s=elapsed))
 
+    def on_test_batch_end(self, batch, logs=None):
+        # fit() passes its callbacks to the epoch's validation pass: a stop request cuts that pass short too
+        # (Keras checks stop_evaluating after each batch) instead of waiting for all of it.
+        if self.stop is not None and self.stop.is_set():
+            self.model.stop_evaluating = True
+            self.model.stop_training = True
+            self.stopped = True
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._epoch_t0, 3)}
@@ -131,13 +140,6 @@ def _split(config: TrainConfig, data: Mnist):
         x_val, y_val = x_val[: max(config.train_subset // 4, 100)], y_val[: max(config.train_subset // 4, 100)]
     x_tr, y_tr = x[np.sort(train_idx)], y[np.sort(train_idx)]
     return to_model_input(x_tr), y_tr.astype("int32"), to_model_input(x_val), y_val.astype("int32")
-
-
-def to_model_input(images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) uint8 or float in [0, 1] -> (N, 28, 28, 1) float32 in [0, 1]."""
-    x = np.asarray(images)
-    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32", copy=False)
-    return x.reshape(-1, x.shape[1], x.shape[2], 1)
 
 
 def _augmenter(aug: Augment, seed: int) -> Callable:

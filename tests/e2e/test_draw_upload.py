@@ -66,7 +66,7 @@ def test_draw_digits_with_the_mouse(app_page):
         if len(strokes) > 1:  # the first stroke's answer may show first: the last stroke's must stay
             page.wait_for_timeout(2_000)
             expect(shown).to_have_text(digit)
-        expect(page.get_by_text("% sure").first).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^\d+\.\d % sure$")).first).to_be_visible()  # under the big digit
     # The stages the model saw, down to its 28×28 input.
     expect(page.get_by_text("What the model saw")).to_be_visible()
     expect(page.get_by_text(re.compile(r"model input\s*28×28")).first).to_be_visible()
