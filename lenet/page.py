@@ -188,9 +188,15 @@ def _upright(even: np.ndarray, classify: segment.Classifier, style: str, pad_sca
 
 def _read(page: np.ndarray, rows: list[list[segment.Box]], classify: segment.Classifier, style: str,
           pad_scale: float) -> list[list[dict]]:
-    """Read the digits found, after splitting boxes that hold touching digits."""
-    rows = split_touching(page, rows, classify, style, pad_scale)
-    return segment.read_digits(page, rows, classify, style, pad_scale)
+    """Read the digits found; boxes that hold touching digits are split and their parts read."""
+    read = segment.read_digits(page, rows, classify, style, pad_scale)
+    conf = {d["box"]: d["confidence"] for row in read for d in row}
+    split = split_touching(page, rows, conf, classify, style, pad_scale)
+    if not split:
+        return read
+    parts = segment.read_digits(page, list(split.values()), classify, style, pad_scale)
+    by_box = dict(zip(split, parts))
+    return [[p for d in row for p in by_box.get(d["box"], [d])] for row in read]
 
 
 def _confidence(read: list[list[dict]], classify: segment.Classifier) -> tuple[float, float]:
