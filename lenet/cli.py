@@ -61,7 +61,7 @@ _OVERRIDES = {  # CLI option -> TrainConfig field
     "batch_size": "batch_size", "epochs": "epochs", "label_smoothing": "label_smoothing",
     "validation": "validation", "val_split": "val_split", "subset": "train_subset", "seed": "seed",
 }
-_AUG = ("rotation", "shift", "zoom", "thickness")
+_AUG = ("rotation", "shift", "zoom", "thickness", "elastic", "slant", "bold", "breaks", "resolution")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -75,9 +75,11 @@ def config_from_args(args) -> TrainConfig:
 
 
 def cmd_train(args) -> int:
+    config = config_from_args(args)
+    if args.queue:
+        return _train_queued(config, args)
     from .train import train_evaluate_save
 
-    config = config_from_args(args)
     data = _load_data(args.idx_dir)
     print(f"training {config.arch} for {config.epochs} epochs: {json.dumps(config.to_dict())}", file=sys.stderr)
 
@@ -91,23 +93,72 @@ def cmd_train(args) -> int:
                          f"({row['seconds']:.1f} s)\033[K\n")
 
     command = "python -m lenet " + shlex.join(args.argv)
+    extra, start = {"command": command}, None
+    if args.init:
+        # Fine-tuning: go on from a stored run's weights; its own recipe is recorded so the chain stays traceable.
+        from .store import load_model, read_run, resolve
+
+        init_path = resolve(args.init, args.models_dir)
+        init, start = read_run(init_path), load_model(init_path)
+        extra["init"] = {k: init.meta.get(k) for k in ("id", "name", "config", "config_key", "command")}
+        extra["init"]["test_accuracy"] = init.accuracy
     result, evaluation, run = train_evaluate_save(
-        config, data, name=args.name, root=args.models_dir, dest=args.out, extra={"command": command},
-        on_batch=on_batch, on_epoch=on_epoch)
+        config, data, name=args.name, root=args.models_dir, dest=args.out, extra=extra,
+        on_batch=on_batch, on_epoch=on_epoch, model=start)
     status = "stopped" if result.stopped else "complete"
     print(f"saved run {run.id} ({status}, {result.seconds:.1f} s training) in {run.path}")
     print(f"test accuracy: {evaluation.accuracy:.4f}")
     return 0
 
 
+def _train_queued(config: TrainConfig, args) -> int:
+    """``train --queue``: a job in the store's queue, shown on every app's Train page; Ctrl-C stops it (saved)."""
+    import getpass
+
+    from . import jobs
+
+    if args.out:
+        raise ValueError("--out cannot be used with --queue (queued runs go to the store)")
+    job = jobs.submit(config, name=args.name, root=args.models_dir, owner=f"cli:{getpass.getuser()}")
+    print(f"queued job {job.id} in {job.path.parent}", file=sys.stderr)
+    try:
+        while not (job := jobs.read_job(job.path)).finished:
+            p = job.progress
+            if job.state == "running" and p:
+                _bar(job.fraction, f"epoch {p['epoch'] + 1}/{p['epochs']} loss {p['loss']:.4f} acc "
+                                   f"{p['accuracy']:.4f} {p['images_per_s']:,.0f} img/s ETA {_eta(p['eta_s'] or 0)}")
+            elif job.state == "evaluating" and job.evaluation.get("total"):
+                ev = job.evaluation
+                _bar(ev["done"] / ev["total"], f"saved; measuring on {ev['what']}")
+            else:
+                _bar(0.0, job.status.get("phase", job.state))
+            time.sleep(1.0)
+            jobs.pump(args.models_dir)
+    except KeyboardInterrupt:
+        jobs.request_stop(job.path)
+        print("\nstopping: the model as it stands is saved, then measured", file=sys.stderr)
+        while not (job := jobs.read_job(job.path)).finished:
+            time.sleep(0.5)
+    sys.stderr.write("\n")
+    if job.state in ("failed", "cancelled"):
+        print(f"error: {job.status.get('error') or job.status.get('phase')}", file=sys.stderr)
+        return 1
+    print(f"saved run {Path(job.run_path).name} ({job.state}, {job.status.get('train_seconds', 0):.1f} s training) "
+          f"in {job.run_path}")
+    print(f"test accuracy: {job.status.get('test_accuracy', float('nan')):.4f}")
+    return 0
+
+
 # ---------------------------------------------------------------- evaluate
 def cmd_evaluate(args) -> int:
-    from .evaluate import confusion_text, evaluate_model
-    from .store import load_model
+    from .infer import load_serving
 
-    model = load_model(args.run, args.models_dir)
+    model = load_serving(args.run, args.models_dir)  # the light runtime: no TensorFlow
+    from .evaluate import confusion_text, evaluate_model  # scikit-learn: after a missing run has been said
+
     data = _load_data(args.idx_dir)
-    ev = evaluate_model(model, data.x_test, data.y_test)
+    n = len(data.x_test) if args.limit is None else max(1, args.limit)
+    ev = evaluate_model(model, data.x_test[:n], data.y_test[:n])
     if args.json:
         print(json.dumps(ev.summary()))
         return 0
@@ -123,13 +174,12 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from .infer import predict_probs, top_k
+    from .infer import load_serving, predict_probs, top_k
     from .io import ImageError, decode_image
     from .preprocess import parse_style, preprocess
-    from .store import load_model
 
     style, scale = parse_style(args.style)
-    model = load_model(args.model, args.models_dir)
+    model = load_serving(args.model, args.models_dir)  # the light runtime: no TensorFlow
     results: list[dict] = []
     batch_idx, batch_x = [], []
     for i, file in enumerate(args.images):
@@ -162,11 +212,11 @@ def cmd_predict(args) -> int:
 
 # ---------------------------------------------------------------- read-sheet
 def cmd_read_sheet(args) -> int:
+    from .infer import load_serving as load_model  # the light runtime: no TensorFlow
     from .infer import make_classifier
     from .io import ImageError, decode_image
     from .page import read_page
     from .preprocess import parse_style
-    from .store import load_model
 
     style, scale = parse_style(args.style)
     try:
@@ -195,12 +245,17 @@ def cmd_read_sheet(args) -> int:
 
 # ---------------------------------------------------------------- make-sheet
 def cmd_make_sheet(args) -> int:
-    from .sheet import make_sheet, save_sheet
+    from .sheet import CONDITIONS, make_sheet, save_sheet
 
+    if args.condition not in CONDITIONS:  # checked here: the parser must not import OpenCV to list them
+        print(f"error: unknown condition {args.condition!r}; choose from {', '.join(CONDITIONS)}", file=sys.stderr)
+        return 2
     data = _load_data(args.idx_dir)
-    image, labels, _ = make_sheet(data.x_test, data.y_test, seed=args.seed, rows=args.rows, cols=args.cols)
+    image, labels, _ = make_sheet(data.x_test, data.y_test, seed=args.seed, rows=args.rows, cols=args.cols,
+                                  condition=args.condition)
     save_sheet(args.out, args.labels, image, labels)
-    print(f"wrote {args.out} ({args.rows}×{args.cols} MNIST test digits, seed {args.seed}) and {args.labels}")
+    print(f"wrote {args.out} ({args.rows}×{args.cols} MNIST test digits, seed {args.seed}, {args.condition}) "
+          f"and {args.labels}")
     return 0
 
 
@@ -224,6 +279,7 @@ def cmd_models(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lenet", description="LeNet Lab: LeNet-style CNNs on handwritten digits.")
+    p.add_argument("--debug", action="store_true", help="show the full traceback when a command fails")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, func, help_):
@@ -263,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--shift", type=float, help="augmentation: max shift as a fraction of the side")
     sp.add_argument("--zoom", type=float, help="augmentation: max relative zoom")
     sp.add_argument("--thickness", type=float, help="augmentation: probability of thicker/thinner strokes")
+    sp.add_argument("--elastic", type=float, help="augmentation: elastic distortion alpha in px (Simard et al.)")
+    sp.add_argument("--slant", type=float, help="augmentation: max horizontal shear")
+    sp.add_argument("--bold", type=float, help="augmentation: probability of much thicker strokes")
+    sp.add_argument("--breaks", type=float, help="augmentation: probability of gaps in strokes")
+    sp.add_argument("--resolution", type=float, help="augmentation: probability of a low-resolution rescan")
     sp.add_argument("--label-smoothing", type=float)
     sp.add_argument("--validation", choices=cfgmod.VALIDATIONS, help="test: MNIST test set; split: part of train")
     sp.add_argument("--val-split", type=float, help="fraction of train held out with --validation split")
@@ -270,12 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int)
     sp.add_argument("--name", help="display name of the run")
     sp.add_argument("--out", help="write the run to exactly this new folder (e.g. assets/models/lenet-default)")
+    sp.add_argument("--init", help="start from this run's weights (id, folder or 'default') instead of a fresh net")
     sp.add_argument("--models-dir", help="the run store (default: $LENET_MODELS_DIR or ./models)")
+    sp.add_argument("--queue", action="store_true", help="train as a job in the store's queue (one at a time "
+                    "with the app's jobs, shown on its Train page); Ctrl-C stops it and keeps the model")
     data_opts(sp)
 
     sp = add("evaluate", cmd_evaluate, "Accuracy, classification report and confusion matrix on MNIST test.")
     model_opts(sp, positional=True)
     sp.add_argument("--json", action="store_true", help="print one JSON object")
+    sp.add_argument("--limit", type=int, help="only the first N test images (default: all 10,000)")
     data_opts(sp)
 
     sp = add("predict", cmd_predict, "Predict the digit in each image file.")
@@ -296,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--rows", type=int, default=15)
     sp.add_argument("--cols", type=int, default=10)
+    sp.add_argument("--condition", default="clean",
+                    help="a hard photo to render (default clean): hard_shadow, soft_shadow, uneven_light, ruled, grid, "
+                         "perspective, rotate, rotate_90, blur_jpeg_noise, low_res, blue_ink, red_ink, pencil, "
+                         "yellow_paper")
     data_opts(sp)
 
     sp = add("models", cmd_models, "List the runs in the store.")
@@ -304,7 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A failure is one line on stderr and a non-zero exit; ``--debug`` (anywhere on the line)
+    shows the traceback instead."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     args = build_parser().parse_args(argv)
     args.argv = argv
     from .data import MnistUnavailable
@@ -312,9 +385,21 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (MnistUnavailable, StoreError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except (MnistUnavailable, StoreError, ValueError, OSError) as exc:  # the user's input or files: say what
+        if debug:
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if debug:
+            raise
+        print(f"error: {type(exc).__name__}: {_one_line(exc)} (run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -14,6 +14,19 @@ from .config import NUM_CLASSES
 LABELS = list(range(NUM_CLASSES))
 
 
+def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Share of rows whose arg-max class equals the label (NaN for an empty set): the one accuracy computation.
+
+    Args:
+        probs: (N, 10) class probabilities (or scores).
+        labels: (N,) int.
+    """
+    labels = np.asarray(labels)
+    if not len(labels):
+        return float("nan")
+    return float((np.asarray(probs).argmax(axis=1) == labels).mean())
+
+
 @dataclass
 class Evaluation:
     """Results of a model on a labelled set; ``probs`` row i belongs to image i of that set."""
@@ -27,7 +40,7 @@ class Evaluation:
 
     @property
     def accuracy(self) -> float:
-        return float((self.y_pred == self.y_true).mean()) if len(self.y_true) else float("nan")
+        return accuracy(self.probs, self.y_true)
 
     @property
     def confusion(self) -> np.ndarray:
@@ -63,8 +76,14 @@ class Evaluation:
         Returns:
             Dicts with index, true, pred, confidence, second (runner-up class) and second_prob.
         """
+        return self.items(true, pred, sort, correct=False)
+
+    def items(self, true: int | None = None, pred: int | None = None, sort: str = "confidence_desc",
+              correct: bool = False) -> list[dict]:
+        """The items of a confusion row, column or cell: the misclassified ones, or with ``correct`` the right ones
+        (a diagonal cell). Arguments and returned dicts as ``misclassified``."""
         y_pred = self.y_pred
-        mask = y_pred != self.y_true
+        mask = (y_pred == self.y_true) if correct else (y_pred != self.y_true)
         if true is not None:
             mask &= self.y_true == true
         if pred is not None:
@@ -90,11 +109,11 @@ def evaluate_model(model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """Run ``model`` over labelled images.
 
     Args:
-        model: a Keras model taking (N, 28, 28, 1).
+        model: a serving model (``lenet.infer.load_serving``) or a Keras model.
         images: (N, 28, 28) uint8 MNIST-style, or float32 in [0, 1].
         labels: (N,) int.
     """
-    from .infer import predict_probs  # imports TensorFlow; keep this module light for the app
+    from .infer import predict_probs
 
     return Evaluation(y_true=np.asarray(labels).astype(int), probs=predict_probs(model, images))
 

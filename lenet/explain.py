@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .train import to_model_input
+from .infer import to_model_input
 
 import keras  # noqa: E402  (after lenet's TF log settings)
 import tensorflow as tf  # noqa: E402

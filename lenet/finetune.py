@@ -144,10 +144,6 @@ def finetune_config(base: TrainConfig | None, model, ft: FinetuneConfig) -> Trai
         validation="test", seed=ft.seed)
 
 
-def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
-    return float((probs.argmax(axis=1) == np.asarray(labels)).mean()) if len(labels) else float("nan")
-
-
 def finetune(model, user_x: np.ndarray, user_y: np.ndarray, mnist: Mnist, ft: FinetuneConfig = FinetuneConfig(), *,
              base: TrainConfig | None = None, source: str | None = None, mnist_eval_n: int | None = None,
              save: bool = True, root=None, name: str | None = None, on_batch=None, on_epoch=None, stop=None,
@@ -172,6 +168,7 @@ def finetune(model, user_x: np.ndarray, user_y: np.ndarray, mnist: Mnist, ft: Fi
     Returns:
         A ``FinetuneResult``; ``history``'s ``val_accuracy`` is the accuracy on the held-out user digits.
     """
+    from .evaluate import accuracy as _accuracy
     from .evaluate import evaluate_model
     from .infer import predict_probs
     from .train import train
@@ -215,11 +212,12 @@ def finetune(model, user_x: np.ndarray, user_y: np.ndarray, mnist: Mnist, ft: Fi
         evaluation = mnist_after if n_eval == len(mnist.x_test) else None
         out.run = save_run(tuned, cfg, history=result.history, evaluation=evaluation, stopped=result.stopped,
                            seconds=result.seconds, name=name, root=root,
-                           extra=_extra(source, ft, split, before, after, user_x, user_y, n_eval))
+                           extra=run_extra(source, ft, split, before, after, user_x, user_y, n_eval))
     return out
 
 
-def _extra(source, ft, split, before, after, user_x, user_y, n_eval) -> dict:
+def run_extra(source, ft, split, before, after, user_x, user_y, n_eval) -> dict:
+    """The metadata a fine-tuned run carries (source, settings, user data digest, before/after accuracies)."""
     digest = hashlib.sha256(np.ascontiguousarray(user_x).tobytes() + np.asarray(user_y).tobytes()).hexdigest()[:12]
     blob = json.dumps({"source": str(source), "ft": ft.to_dict(), "data": digest}, sort_keys=True)
     return {

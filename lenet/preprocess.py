@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from lenet import config
-from lenet.ink import ink_box, ink_image, ink_map, smooth, stroke_width
+from lenet.ink import ink_box, ink_image, ink_map, remove_specks, smooth, stroke_width
 from lenet.io import to_grey
 
 STYLES = ("none", "thresh", "crop_tight", "crop_sq", "pad", "mnist")
@@ -32,6 +32,8 @@ MAX_WORK_SIDE = 1024  # a single digit needs no more; keeps a 12 MP photo's clea
 MNIST_CENTRE = 14.0  # measured: MNIST's mean centre of mass is (13.99, 14.01) in pixel-index coordinates
 MIN_INK_AREA = 0.0005  # fraction of the image: smaller ink is a speck, not a digit (blank lined paper stays blank)
 MNIST_STROKE = 2.1  # measured: median stroke width of MNIST digits (px in the 28x28 image)
+CANVAS_WORK_SIDE = 112  # canvas fast path: a drawing is shrunk to this (4x MNIST's 28; the 20-px fit loses nothing)
+CANVAS_FAINT = 8  # canvas fast path: grey levels below this are ground (a canvas has no paper, only anti-aliasing)
 
 STYLE_STAGES: dict[str, tuple[str, ...]] = {
     "none": ("grey", "polarity", "model input"),
@@ -98,7 +100,7 @@ def _check_pad(pad_scale: float) -> float:
 
 # ---------------------------------------------------------------------------------------------------- the pipeline
 def preprocess(img: np.ndarray, style: str = DEFAULT_STYLE, pad_scale: float = DEFAULT_PAD_SCALE, *,
-               polarity: str | None = None) -> Preprocessed:
+               polarity: str | None = None, canvas: bool = False) -> Preprocessed:
     """Run one style on one image of a digit.
 
     Args:
@@ -107,6 +109,10 @@ def preprocess(img: np.ndarray, style: str = DEFAULT_STYLE, pad_scale: float = D
         pad_scale: the square is padded to this multiple of its side (style "pad"), 1.0-2.0.
         polarity: "dark_on_light" or "light_on_dark"; detected when None (give it when the image is a crop of a
             larger one whose polarity is known).
+        canvas: the image is a drawing on a clean canvas (uint8, ink on a flat ground, light on dark unless
+            ``polarity`` says otherwise). There is no paper to remove, so the fast path skips what ``clean``
+            does for photos (ground estimation, ruled lines, specks) and works at ``CANVAS_WORK_SIDE``:
+            ~10x faster.
 
     Returns:
         Preprocessed with every stage's image and ``x``: (28, 28) float32 in [0, 1], white ink on black.
@@ -114,14 +120,14 @@ def preprocess(img: np.ndarray, style: str = DEFAULT_STYLE, pad_scale: float = D
     name, scale = parse_style(style)  # raises on unknown styles
     style, pad_scale = name, _check_pad(scale if style.strip().lower().startswith("pad_") else pad_scale)
     stages: dict[str, np.ndarray] = {"input": np.asarray(img)}
-    g = grey(img)
+    g = canvas_grey(img) if canvas else grey(img)
     stages["grey"] = g
-    pol = polarity or detect_polarity(g)
+    pol = polarity or (LIGHT_ON_DARK if canvas else detect_polarity(g))
     if pol not in (DARK_ON_LIGHT, LIGHT_ON_DARK):
         raise ValueError(f"polarity must be {DARK_ON_LIGHT!r} or {LIGHT_ON_DARK!r}, not {pol!r}")
     p = to_mnist_polarity(g, pol)
     stages["polarity"] = p
-    cleaned = clean(p)
+    cleaned = canvas_ink(p) if canvas else clean(p)
     empty = not cleaned.any()
     funcs = _stage_funcs(style, pad_scale)
     a = p
@@ -166,6 +172,36 @@ def grey(img: np.ndarray) -> np.ndarray:
         f = MAX_WORK_SIDE / max(h, w)
         g = cv2.resize(g, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
     return g
+
+
+def canvas_grey(img: np.ndarray) -> np.ndarray:
+    """A canvas drawing -> (h, w) uint8 grey, shrunk (INTER_AREA) so its longer side is at most CANVAS_WORK_SIDE.
+
+    Transparent pixels count as the dark ground (a drawing in light ink); any other image goes to ``grey``.
+    """
+    a = np.asarray(img)
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] not in (3, 4):
+        g = grey(a)
+    else:
+        g = cv2.cvtColor(a, cv2.COLOR_RGBA2GRAY if a.shape[2] == 4 else cv2.COLOR_RGB2GRAY)
+        if a.shape[2] == 4:
+            g = cv2.multiply(g, a[:, :, 3], scale=1 / 255)  # over black: what is not opaque is ground
+    h, w = g.shape
+    if max(h, w) > CANVAS_WORK_SIDE:
+        f = CANVAS_WORK_SIDE / max(h, w)
+        g = cv2.resize(g, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    return g
+
+
+def canvas_ink(p: np.ndarray) -> np.ndarray:
+    """A canvas drawing's ink, (h, w) uint8 light on dark -> the same with faint levels and stray dots zeroed.
+
+    A canvas has no paper, shadows or ruled lines: only specks (a tap of the pen) need removing, as ``clean``
+    removes them from photos (smaller than ``MIN_INK_AREA`` of the image or than the typical stroke).
+    """
+    ink = cv2.threshold(p, CANVAS_FAINT - 1, 0, cv2.THRESH_TOZERO)[1]
+    mask = remove_specks(ink > 0, min_area=MIN_INK_AREA * ink.size)
+    return np.where(mask, ink, 0).astype(np.uint8)
 
 
 def detect_polarity(grey: np.ndarray) -> str:

@@ -132,9 +132,11 @@ def sweep_distortion(kind: str, value: float) -> Distortion:
 
 def accuracy(classify, images: np.ndarray, labels: np.ndarray) -> float:
     """Share of ``images`` whose arg-max class under ``classify`` ((N, 28, 28) -> (N, 10)) equals ``labels``."""
+    from .evaluate import accuracy as of_probs
+
     if not len(labels):
         return float("nan")
-    return float((np.asarray(classify(images)).argmax(axis=1) == np.asarray(labels)).mean())
+    return of_probs(classify(images), labels)
 
 
 def robustness_curve(classify, images: np.ndarray, labels: np.ndarray, kind: str,

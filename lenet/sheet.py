@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from lenet import photo
+
 Box = tuple[int, int, int, int]  # x, y, w, h in image pixels
 
 # Cell and margin sizes in units of the largest digit scale: at the default scale (up to 5.2) a 15 x 10 page is
@@ -21,10 +23,16 @@ Box = tuple[int, int, int, int]  # x, y, w, h in image pixels
 PITCH = (27.0, 29.0)  # cell width, height
 MARGIN = (21.0, 29.0, 21.0, 23.0)  # left, top, right, bottom
 
+# Hard photos: each a realistic distortion of the page, measured one at a time by bench/real_pages.py.
+CONDITIONS = ("clean", "hard_shadow", "soft_shadow", "uneven_light", "ruled", "grid", "perspective", "rotate",
+              "rotate_90", "blur_jpeg_noise", "low_res", "blue_ink", "red_ink", "pencil", "yellow_paper")
+LOW_RES = 0.3  # "low_res" shrinks the page to this: digits ~25-30 px tall, a far-away phone
+
 
 def make_sheet(images: np.ndarray, labels: np.ndarray, seed: int = 0, rows: int = 15, cols: int = 10, *,
                scale: tuple[float, float] = (3.8, 5.2), rotate: float | None = None, ruled: bool = False,
-               specks: int = 0, shadow: bool = True) -> tuple[np.ndarray, list[list[int]], list[list[Box]]]:
+               specks: int = 0, shadow: bool = True,
+               condition: str = "clean") -> tuple[np.ndarray, list[list[int]], list[list[Box]]]:
     """Render a page of handwritten digits.
 
     Args:
@@ -37,11 +45,20 @@ def make_sheet(images: np.ndarray, labels: np.ndarray, seed: int = 0, rows: int 
         ruled: draw light ruled lines (one under each row, crossing the digits' feet) and a margin line.
         specks: number of dark specks of dust to scatter.
         shadow: add a soft shadow across one side of the page.
+        condition: one of CONDITIONS, a hard photo to render ("clean" is the plain sample-sheet look; see
+            CONDITIONS for the others). Its randomness is drawn apart, so the clean page of a seed never changes.
 
     Returns:
         (page, labels, boxes): page (H, W, 3) uint8 RGB; labels[r][c] the digit in row r, column c; boxes[r][c]
         its ink bounding box (x, y, w, h) in page pixels (after the page rotation, so approximate to a pixel or two).
+        Labels stay in the page's reading order when the condition turns the page.
+
+    Raises:
+        ValueError: an unknown condition, or a digit with no image.
     """
+    if condition not in CONDITIONS:
+        raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
+    crng = np.random.default_rng([seed, CONDITIONS.index(condition)])
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
@@ -82,6 +99,8 @@ def make_sheet(images: np.ndarray, labels: np.ndarray, seed: int = 0, rows: int 
         ink_points.append(row_b)
 
     paper = np.array([0.93, 0.915, 0.87], np.float32) + rng.uniform(-0.02, 0.02, 3).astype(np.float32)
+    if condition == "yellow_paper":
+        paper = np.array(photo.YELLOW_PAPER, np.float32) + crng.uniform(-0.03, 0.03, 3).astype(np.float32)
     # Slow fields (blotchy paper, light) are drawn at 1/4 size and enlarged: same look, a fraction of the time.
     sh, sw = max(2, height // 4), max(2, width // 4)
     blotch = cv2.GaussianBlur(rng.standard_normal((sh, sw), dtype=np.float32), (0, 0), 0.6 * unit)
@@ -89,6 +108,10 @@ def make_sheet(images: np.ndarray, labels: np.ndarray, seed: int = 0, rows: int 
     slow = cv2.resize((1.0 + blotch) * _lighting(rng, sh, sw, shadow) * 255.0, (width, height),
                       interpolation=cv2.INTER_LINEAR)
     shade = slow * (1.0 + 0.01 * rng.standard_normal((height, width), dtype=np.float32))
+    light = {"hard_shadow": photo.hard_shadow, "soft_shadow": photo.soft_shadow,
+             "uneven_light": photo.uneven_light}.get(condition)
+    if light is not None:
+        shade *= light(crng, height, width)
     line = None
     if ruled:
         line = np.zeros((height, width), np.float32)
@@ -96,6 +119,19 @@ def make_sheet(images: np.ndarray, labels: np.ndarray, seed: int = 0, rows: int 
             y = int(mt + (r + 0.5) * ph + 0.3 * ph)
             cv2.line(line, (0, y), (width - 1, y), 0.45, 2, cv2.LINE_AA)
         cv2.line(line, (ml * 3 // 4, 0), (ml * 3 // 4, height - 1), 0.45, 2, cv2.LINE_AA)
+    if condition == "ruled":  # an exercise book: lines twice per row, crossing the digits' feet and middles
+        line = np.zeros((height, width), np.float32)
+        t = max(2, int(round(0.4 * unit)))
+        for y in np.arange(mt + 0.8 * ph, height, ph / 2):
+            cv2.line(line, (0, int(y)), (width - 1, int(y)), 0.6, t, cv2.LINE_AA)
+        cv2.line(line, (ml * 3 // 4, 0), (ml * 3 // 4, height - 1), 0.6, t, cv2.LINE_AA)
+    if condition == "grid":  # a printed form: a box around every digit
+        line = np.zeros((height, width), np.float32)
+        t = max(2, int(round(0.5 * unit)))
+        for r in range(rows + 1):
+            cv2.line(line, (ml, mt + r * ph), (ml + cols * pw, mt + r * ph), 0.8, t, cv2.LINE_AA)
+        for c in range(cols + 1):
+            cv2.line(line, (ml + c * pw, mt), (ml + c * pw, mt + rows * ph), 0.8, t, cv2.LINE_AA)
     if specks:
         dots = np.zeros((height, width), np.float32)
         for _ in range(specks):
@@ -105,7 +141,13 @@ def make_sheet(images: np.ndarray, labels: np.ndarray, seed: int = 0, rows: int 
         ink = np.maximum(ink, dots)
     ink_rgb = np.array([0.13, 0.14, 0.3], np.float32) + rng.uniform(-0.05, 0.05, 3).astype(np.float32)
     blue = np.array([0.55, 0.68, 0.9], np.float32)  # ruled lines
+    if condition == "grid":
+        blue = np.array([0.25, 0.25, 0.28], np.float32)  # printed in black
     a = np.clip(ink * 1.25, 0, 1)
+    if condition in photo.INKS:
+        ink_rgb = np.array(photo.INKS[condition], np.float32) + crng.uniform(-0.04, 0.04, 3).astype(np.float32)
+    if condition == "pencil":  # graphite: lighter, and grainy along the stroke
+        a *= 0.8 + 0.2 * crng.random((height, width), dtype=np.float32)
     channels = []
     for ch in range(3):
         refl = np.full((height, width), paper[ch], np.float32)
@@ -116,12 +158,13 @@ def make_sheet(images: np.ndarray, labels: np.ndarray, seed: int = 0, rows: int 
     page = cv2.merge(channels)
 
     angle = float(rng.uniform(-1.5, 1.5)) if rotate is None else float(rotate)
+    if condition == "rotate":
+        angle = float(crng.choice([-1, 1]) * crng.uniform(4, 8))
     m = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
     page = cv2.warpAffine(page, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    page = cv2.GaussianBlur(page, (0, 0), 0.8)
-    page += 2.0 * rng.standard_normal(page.shape[:2], dtype=np.float32)[:, :, None]  # sensor noise
-    page = np.clip(page + 0.5, 0, 255).astype(np.uint8)
-    boxes = [[_rotate_box(b, m, width, height) for b in row] for row in ink_points]
+    page, m = _finish(page, np.vstack([m, [0, 0, 1]]), condition, rng, crng)
+    h_out, w_out = page.shape[:2]
+    boxes = [[photo.map_box(b, m, w_out, h_out) for b in row] for row in ink_points]
     return page, grid_labels, boxes
 
 
@@ -190,10 +233,24 @@ def _lighting(rng: np.random.Generator, h: int, w: int, shadow: bool) -> np.ndar
     return light.astype(np.float32)
 
 
-def _rotate_box(pts: np.ndarray, m: np.ndarray, w: int, h: int) -> Box:
-    """Bounding box of ink points after the page's affine transform m."""
-    q = np.c_[pts, np.ones(len(pts))] @ m.T
-    x0, y0 = np.floor(q.min(0)).astype(int)
-    x1, y1 = np.ceil(q.max(0)).astype(int)
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    return int(x0), int(y0), int(max(1, x1 - x0)), int(max(1, y1 - y0))
+def _finish(page: np.ndarray, m: np.ndarray, condition: str, rng: np.random.Generator,
+            crng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The camera's part: the condition's geometry (table and perspective, a quarter turn, low resolution), then
+    blur, noise and, for "blur_jpeg_noise", heavy JPEG. (H, W, 3) float32 0-255 and the page -> image map m in,
+    (H', W', 3) uint8 RGB and the updated m out."""
+    if condition == "perspective":
+        page, mp = photo.on_table(crng, page)
+        m = mp @ m
+    sigma, noise = (2.2, 7.0) if condition == "blur_jpeg_noise" else (0.8, 2.0)
+    page = cv2.GaussianBlur(page, (0, 0), sigma)
+    page += noise * rng.standard_normal(page.shape[:2], dtype=np.float32)[:, :, None]  # sensor noise
+    page = np.clip(page + 0.5, 0, 255).astype(np.uint8)
+    if condition == "rotate_90":
+        page, mt = photo.turn_90(page, int(crng.choice([1, 3])))
+        m = mt @ m
+    if condition == "low_res":
+        page, ms = photo.shrink(page, LOW_RES)
+        m = ms @ m
+    if condition == "blur_jpeg_noise":
+        page = photo.jpeg(page, int(crng.integers(25, 40)))
+    return page, m

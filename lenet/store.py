@@ -1,11 +1,18 @@
-"""The model store: a folder of runs, each ``<run-id>/model.keras`` + ``meta.json``.
+"""The model store: a folder of runs, each ``<run-id>/model.keras`` + ``model.tflite`` + ``meta.json``.
+
+``model.keras`` is the model itself (training, fine-tuning, gradients); ``model.tflite`` is the same model for the
+light serving runtime (``lenet.infer``), converted while TensorFlow is loaded anyway; ``meta.json`` records which
+``model.keras`` (by sha256) the ``.tflite`` was made from, so a replaced model file is never served stale.
 
 A run is written in a hidden temp folder and renamed into place, so a crash mid-save never leaves a run
-that lists as good. A run whose files are unreadable is reported and skipped, never a crash.
+that lists as good; single files are replaced atomically. A run whose files are unreadable is reported and
+skipped, never a crash. Crash leftovers (``.tmp-*``, ``.trash-*``) older than an hour are removed.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import platform
@@ -20,7 +27,9 @@ from pathlib import Path
 from .config import DEFAULT_MODEL_DIR, TrainConfig, models_dir
 
 FORMAT = 1  # meta.json layout version
-META, MODEL = "meta.json", "model.keras"
+META, MODEL, SERVING = "meta.json", "model.keras", "model.tflite"
+SERVING_FROM = "serving_from_sha256"  # meta key: sha256 of the model.keras that model.tflite was converted from
+LEFTOVER_AGE_S = 3600  # hidden temp/trash folders older than this are crash leftovers, never a save in progress
 DEFAULT_REF = "default"  # names the shipped model wherever a run is expected
 
 
@@ -104,6 +113,8 @@ def list_runs(root: str | Path | None = None) -> tuple[list[Run], list[str]]:
     if not root.is_dir():
         return runs, problems
     for path in sorted(root.iterdir()):
+        if path.name.startswith((".tmp-", ".trash-")):
+            _remove_if_stale(path)
         if not path.is_dir() or path.name.startswith("."):
             continue
         try:
@@ -112,6 +123,36 @@ def list_runs(root: str | Path | None = None) -> tuple[list[Run], list[str]]:
             problems.append(str(exc))
     runs.sort(key=lambda r: r.meta.get("created_at", ""), reverse=True)
     return runs, problems
+
+
+def _remove_if_stale(path: Path, max_age_s: float = LEFTOVER_AGE_S) -> None:
+    """Delete a crash leftover (a temp folder of a killed save, a half-deleted run) once it is old enough that no
+    save can still be writing it."""
+    try:
+        if time.time() - path.stat().st_mtime > max_age_s:
+            shutil.rmtree(path, ignore_errors=True)
+    except OSError:  # gone already (another process cleaned it), or not ours to remove
+        pass
+
+
+def clean_leftovers(root: str | Path | None = None, max_age_s: float = LEFTOVER_AGE_S) -> int:
+    """Remove ``.tmp-*`` and ``.trash-*`` folders older than ``max_age_s`` from the store; returns how many."""
+    root = _root(root)
+    if not root.is_dir():
+        return 0
+    stale = [p for p in root.iterdir() if p.name.startswith((".tmp-", ".trash-"))]
+    for p in stale:
+        _remove_if_stale(p, max_age_s)
+    return sum(not p.exists() for p in stale)
+
+
+def model_mtime(path: str | Path) -> float:
+    """The modification time of a run's ``model.keras`` (0.0 when missing): with the folder, the key of every
+    per-model cache, so a replaced model is reloaded."""
+    try:
+        return (Path(path) / MODEL).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def resolve(ref: str | Path, root: str | Path | None = None) -> Path:
@@ -177,9 +218,74 @@ def _inference_copy(model):
 
 
 def _write_json(path: Path, obj: dict) -> None:
+    _write_bytes(path, json.dumps(obj, indent=1).encode())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Replace a file atomically: readers see the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def to_tflite(model) -> bytes:
+    """A Keras model as a LiteRT flatbuffer (float32: its outputs equal Keras' to ~5e-7). Imports TensorFlow."""
+    import tensorflow as tf
+
+    # The converter goes through a SavedModel export that prints its signature to stdout; the CLI's stdout is
+    # for results (--json), so keep it quiet.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def serving_current(path: str | Path) -> bool:
+    """Whether a run's ``model.tflite`` exists and was converted from its present ``model.keras``."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / META).read_text())
+        return (path / SERVING).is_file() and meta.get(SERVING_FROM) == _sha256(path / MODEL)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def serving_bytes(ref: str | Path, root: str | Path | None = None, *, rebuild: bool = False) -> bytes:
+    """A run's model in the serving format (``.tflite`` bytes), converting it first when it is missing or stale.
+
+    A run saved before serving files existed (or whose ``model.keras`` was replaced) is converted once: this
+    loads Keras and TensorFlow. The result is written atomically next to ``model.keras``; a read-only store
+    still gets its bytes, converted again next time.
+
+    Args:
+        ref: run id, run folder or ``"default"``.
+        root: the store folder (default ``models_dir()``).
+        rebuild: convert even when the file looks current (it was found unreadable).
+
+    Raises:
+        StoreError: the run is missing or its ``model.keras`` is damaged.
+    """
+    path = resolve(ref, root)
+    run = read_run(path)
+    if not rebuild and serving_current(path):
+        try:
+            return (path / SERVING).read_bytes()
+        except OSError:
+            pass
+    digest = _sha256(path / MODEL)
+    content = to_tflite(load_model(path))
+    try:
+        _write_bytes(path / SERVING, content)
+        _write_json(path / META, dict(run.meta, **{SERVING_FROM: digest}))
+    except OSError:  # a read-only install: serve from memory
+        pass
+    return content
 
 
 def save_run(model, config: TrainConfig, *, history: list[dict], evaluation=None, stopped: bool = False,
@@ -223,7 +329,10 @@ def save_run(model, config: TrainConfig, *, history: list[dict], evaluation=None
     meta.update(extra or {})
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
     try:
-        _inference_copy(model).save(tmp / MODEL)
+        copy = _inference_copy(model)
+        copy.save(tmp / MODEL)
+        (tmp / SERVING).write_bytes(to_tflite(copy))  # the whole folder is renamed into place: atomic with it
+        meta[SERVING_FROM] = _sha256(tmp / MODEL)
         _write_json(tmp / META, meta)  # written last: a folder without it never lists as a run
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a run is as readable as any other project file
         os.rename(tmp, final)
@@ -261,5 +370,13 @@ def rename_run(ref: str, new_name: str, root: str | Path | None = None) -> Run:
     if not new_name:
         raise StoreError("a run name cannot be empty")
     meta = dict(run.meta, name=new_name)
+    _write_json(run.path / META, meta)
+    return Run(path=run.path, meta=meta)
+
+
+def update_meta(ref: str | Path, changes: dict, root: str | Path | None = None) -> Run:
+    """Merge ``changes`` into a run's metadata, atomically (e.g. its test accuracy, measured after saving)."""
+    run = read_run(resolve(ref, root))
+    meta = {**run.meta, **changes}
     _write_json(run.path / META, meta)
     return Run(path=run.path, meta=meta)

@@ -1,8 +1,8 @@
 """The preprocessing study on labelled handwriting: true labels from names or typed sequences, and accuracy per
 style and per pad scale.
 
-This redoes the seed study (a 150-digit scanned sheet read with none / thresh / crop_tight / crop_sq / pad_<s>,
-NOTES.md) on any labelled crops. A page is segmented once; each style only re-preprocesses the crops and classifies
+This redoes the seed study (a 150-digit scanned sheet read with none / thresh / crop_tight / crop_sq / pad_<s>:
+49 / 47 / 26 / 44 / 90 %) on any labelled crops. A page is segmented once; each style only re-preprocesses the crops and classifies
 them in one batch. ``classify`` is any callable (N, 28, 28) float32 -> (N, 10) probabilities, so this module never
 touches Keras.
 """
@@ -41,39 +41,82 @@ def label_from_name(name: str) -> int | None:
 
 
 def parse_label_sequence(text: str, row_lengths: Sequence[int]) -> list[int]:
-    """Expand typed true labels for a sheet to one label per digit found, in reading order.
+    """Expand typed true labels for a sheet to one label per digit found, in reading order (``fit_labels``'s
+    labels; raises ValueError when they do not fit)."""
+    return fit_labels(text, row_lengths)[0]
 
-    Accepted forms (spaces and commas ignored):
+
+def fit_labels(text: str, row_lengths: Sequence[int], row_x: Sequence[Sequence[float]] | None = None
+               ) -> tuple[list[int], str]:
+    """Expand typed true labels for a sheet to one label per digit found, in reading order, and say how.
+
+    Accepted forms (spaces and commas ignored; rows separated by new lines or ``|``):
       * the full sequence, as many digits as were found (one line, or one line per row);
-      * one pattern for every row, as long as the longest row, e.g. "0123456789" for rows that each read 0-9
-        (a row with fewer digits found takes the pattern's start: check it in the table).
+      * one pattern for every row, as long as the longest row, e.g. "0123456789" for rows that each read 0-9.
+        A row with fewer digits found than the pattern is matched to the pattern's columns by the digits'
+        positions when ``row_x`` is given and full rows show where the columns are; otherwise it takes the
+        pattern's start. Either way the returned note names the row, so nothing shifts silently.
 
     Args:
         text: what the user typed.
         row_lengths: number of digits found in each row, top to bottom.
+        row_x: optional x-centre of each digit found, per row (the page's pixels).
 
     Returns:
-        Labels, ``sum(row_lengths)`` of them.
+        (labels, note): ``sum(row_lengths)`` labels, and "" or a sentence on the short rows.
 
     Raises:
         ValueError: a non-digit, or a length that fits none of the forms (the message says what was expected).
     """
-    lines = [re.sub(r"[\s,;]", "", line) for line in text.splitlines()]
+    lines = [re.sub(r"[\s,;]", "", line) for line in re.split(r"[\n|]", text)]
     lines = [line for line in lines if line]
     bad = sorted({ch for line in lines for ch in line if not ch.isdigit()})
     if bad:
         raise ValueError(f"labels must be digits 0-9; found {' '.join(repr(c) for c in bad)}")
     flat = "".join(lines)
-    total = int(sum(row_lengths))
+    lengths = [int(n) for n in row_lengths]
+    total = sum(lengths)
     if not flat:
         raise ValueError("no labels typed")
+    if len(lines) == len(lengths) > 1 and [len(line) for line in lines] != lengths:
+        wrong = [f"row {i + 1}: {len(line)} typed, {n} found" for i, (line, n) in enumerate(zip(lines, lengths))
+                 if len(line) != n]
+        raise ValueError("the typed rows do not match the rows found (" + "; ".join(wrong) + "): fix the typing, "
+                         "or tick *not a digit* for a false box in the table")
     if len(flat) == total:
-        return [int(c) for c in flat]
-    if len(lines) == 1 and row_lengths and len(flat) == max(row_lengths):
-        return [int(c) for n in row_lengths for c in flat[:n]]
-    longest = max(row_lengths) if row_lengths else 0
-    raise ValueError(f"{len(flat)} labels typed, but {total} digits were found in {len(row_lengths)} rows: type "
-                     f"all {total}, or one row's pattern of {longest} (e.g. 0123456789)")
+        return [int(c) for c in flat], ""
+    if len(lines) == 1 and lengths and len(flat) == max(lengths):
+        return _fit_pattern(flat, lengths, row_x)
+    longest = max(lengths) if lengths else 0
+    raise ValueError(f"{len(flat)} labels typed, but {total} digits were found in {len(lengths)} rows: type "
+                     f"all {total}, or one row's pattern of {longest} (e.g. 0123456789); tick *not a digit* in "
+                     "the table for a false box")
+
+
+def _fit_pattern(pattern: str, lengths: list[int], row_x) -> tuple[list[int], str]:
+    """One row's pattern laid on every row; short rows matched by position when the full rows show the columns."""
+    n = len(pattern)
+    full = [i for i, k in enumerate(lengths) if k == n]
+    centres = None
+    if row_x is not None and full:
+        centres = np.median(np.array([row_x[i] for i in full], np.float64), axis=0)  # x of each pattern column
+    labels, notes = [], []
+    for r, k in enumerate(lengths):
+        cols, placed = list(range(k)), False
+        if k < n and centres is not None:
+            # Each digit takes its nearest column; if two would share one, the row takes the pattern's start.
+            x = np.asarray(row_x[r], np.float64)
+            nearest = [int(np.argmin(np.abs(centres - v))) for v in x]
+            if all(b > a for a, b in zip(nearest, nearest[1:])):
+                cols, placed = nearest, True
+        if k < n:
+            missing = [pattern[j] for j in range(n) if j not in cols]
+            how = "matched by position" if placed else "took the pattern's start"
+            notes.append(f"row {r + 1} ({k} of {n} found, {how}: no digit found for {', '.join(missing)})")
+        labels += [int(pattern[j]) for j in cols]
+    note = ("Some rows are shorter than the pattern — " + "; ".join(notes) + ". Check them in the table.") if notes \
+        else ""
+    return labels, note
 
 
 def labels_for_rows(grid: list[list[int]], row_lengths: Sequence[int]) -> list[int]:
@@ -110,8 +153,10 @@ class StyleScore:
     @property
     def accuracy(self) -> float:
         """Share right among the labelled crops (NaN when none is labelled)."""
+        from lenet.evaluate import accuracy
+
         known = self.labels >= 0
-        return float(self.correct[known].mean()) if known.any() else float("nan")
+        return accuracy(self.probs[known], self.labels[known])
 
 
 def squares_of(crops: Sequence[np.ndarray], polarities: Sequence[str | None] | None = None

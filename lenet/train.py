@@ -13,8 +13,10 @@ from typing import Callable
 
 import numpy as np
 
+from . import augment
 from .config import NUM_CLASSES, Augment, TrainConfig
 from .data import Mnist
+from .infer import to_model_input  # noqa: F401  (re-exported: lenet.train.to_model_input is used by benchmarks)
 
 import keras  # noqa: E402  (after lenet's TF log settings)
 import tensorflow as tf  # noqa: E402
@@ -61,8 +63,10 @@ class TrainResult:
 class _LiveCallback(keras.callbacks.Callback):
     """Feeds plain functions from Keras' loop, in the spirit of ``LambdaCallback``; honours a stop request."""
 
-    # Keras may then run our batch hook off its loop thread instead of syncing on every batch's logs: without
-    # this, a batch hook alone costs ~10 % of an epoch (bench/train_speed.py).
+    # The hook only reads logs and sets flags, so it is safe to dispatch asynchronously where Keras does that
+    # (JAX, torch, numpy backends). The TensorFlow backend ignores this flag (Keras 3.15: its
+    # backend.IS_THREAD_SAFE is False, so callbacks always run on the loop thread), and here the throttled
+    # hook is what keeps the overhead small (bench/train_speed.py).
     async_safe = True
 
     def __init__(self, on_batch, on_epoch, stop, every, epochs, batches, batch_size):
@@ -130,15 +134,9 @@ def _split(config: TrainConfig, data: Mnist):
     return to_model_input(x_tr), y_tr.astype("int32"), to_model_input(x_val), y_val.astype("int32")
 
 
-def to_model_input(images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) uint8 or float in [0, 1] -> (N, 28, 28, 1) float32 in [0, 1]."""
-    x = np.asarray(images)
-    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32", copy=False)
-    return x.reshape(-1, x.shape[1], x.shape[2], 1)
-
-
 def _augmenter(aug: Augment, seed: int) -> Callable:
-    """A batched tf function applying random rotation, shift, zoom and stroke thickness."""
+    """A batched tf function applying ``lenet.augment``'s distortions (numpy, first), then random rotation, shift,
+    zoom and stroke thickness."""
     geo = []
     if aug.rotation:
         geo.append(keras.layers.RandomRotation(aug.rotation / 360.0, fill_mode="constant", seed=seed))
@@ -147,7 +145,18 @@ def _augmenter(aug: Augment, seed: int) -> Callable:
     if aug.zoom:
         geo.append(keras.layers.RandomZoom(aug.zoom, aug.zoom, fill_mode="constant", seed=seed + 2))
 
+    rng = np.random.default_rng(seed + 3)
+    written = augment.is_active(aug)
+
+    def by_hand(x):
+        # numpy's generator is thread-safe, so parallel map calls may share it.
+        return augment.apply(x, rng, aug)
+
     def apply(x, y):
+        if written:
+            shape = x.shape
+            x = tf.numpy_function(by_hand, [x], tf.float32, stateful=True)
+            x.set_shape(shape)
         for layer in geo:
             x = layer(x, training=True)
         if aug.thickness:

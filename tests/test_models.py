@@ -11,6 +11,7 @@ HAND = {
     "lenet5": 6 * (25 + 1) + 16 * (25 * 6 + 1) + 120 * (5 * 5 * 16 + 1) + 84 * (120 + 1) + 10 * (84 + 1),
     "mlp": 256 * (784 + 1) + 128 * (256 + 1) + 64 * (128 + 1) + 10 * (64 + 1),
     "cnn": 32 * (9 + 1) + 64 * (9 * 32 + 1) + 128 * (12 * 12 * 64 + 1) + 10 * (128 + 1),
+    "small": 16 * (25 + 1) + 32 * (25 * 16 + 1) + 128 * (4 * 4 * 32 + 1) + 10 * (128 + 1),
 }
 
 
@@ -25,7 +26,8 @@ def test_param_counts_and_output_shape(arch):
 
 def test_issue_param_table():
     assert {k: s.params for k, s in REGISTRY.items()} == {
-        "lenet": 1_256_080, "lenet1": 3_246, "lenet5": 61_706, "mlp": 242_762, "cnn": 1_199_882}
+        "lenet": 1_256_080, "lenet1": 3_246, "lenet5": 61_706, "mlp": 242_762, "cnn": 1_199_882,
+        "small": 80_202}
 
 
 def test_activation_and_pooling_options():

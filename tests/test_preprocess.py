@@ -244,3 +244,29 @@ def test_big_photo_is_fast():
     r = preprocess(img)
     assert time.perf_counter() - t < 2.0
     assert max(r.stages["grey"].shape) == pp.MAX_WORK_SIDE and not r.empty
+
+
+def test_canvas_fast_path_matches_the_full_path(mnist):
+    """A clean canvas drawing skips paper cleaning: same stages, nearly the same 28×28 input, blank stays blank"""
+    from lenet.preprocess import LIGHT_ON_DARK, STYLE_STAGES
+
+    for digit in mnist.x_test[:20]:
+        big = cv2.resize(digit, (280, 280), interpolation=cv2.INTER_LINEAR)
+        rgba = np.dstack([big, big, big, np.full_like(big, 255)])
+        fast = preprocess(rgba, canvas=True)
+        full = preprocess(rgba, polarity=LIGHT_ON_DARK)
+        assert list(fast.stages) == list(full.stages) == ["input", *STYLE_STAGES["mnist"]]
+        assert fast.polarity == LIGHT_ON_DARK and not fast.empty
+        assert np.abs(fast.x - full.x).mean() < 0.03  # the full path also stretches contrast: tiny differences
+        com = np.array(np.nonzero(fast.x > 0.5)).mean(axis=1)
+        assert np.abs(com - 14).max() < 2.5
+    transparent = np.zeros((280, 280, 4), np.uint8)  # nothing drawn yet, alpha 0
+    assert preprocess(transparent, canvas=True).empty
+    speck = transparent.copy()
+    speck[140:142, 140:142] = 255  # a tap of the pen
+    assert preprocess(speck, canvas=True).empty
+    stroke = speck.copy()
+    stroke[100:180, 30:50] = 255  # a white bar, opaque: a "1", with the speck far to its right
+    one = preprocess(stroke, "pad", 1.5, canvas=True)
+    assert not one.empty and one.x.max() > 0.9 and one.stages["grey"].shape == (112, 112)
+    assert one.stages["crop"].shape[1] < 12  # cropped to the bar alone: the speck was dropped

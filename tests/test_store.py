@@ -113,3 +113,51 @@ def test_safe_mode_refuses_lambda_layers(private_store, tmp_path):
     run = store.save_run(model, CFG, history=[], root=private_store)
     with pytest.raises(store.StoreError):
         store.load_model(run.id, private_store)
+
+
+def test_older_run_gets_its_serving_file_on_first_use(private_store):
+    """A run saved before model.tflite existed is converted once, atomically, and then read as it is"""
+    run = _save(private_store)
+    (run.path / store.SERVING).unlink()
+    meta = json.loads((run.path / "meta.json").read_text())
+    del meta[store.SERVING_FROM]
+    (run.path / "meta.json").write_text(json.dumps(meta))
+    assert not store.serving_current(run.path)
+    content = store.serving_bytes(run.id, private_store)
+    assert (run.path / store.SERVING).read_bytes() == content and store.serving_current(run.path)
+    assert sorted(p.name for p in run.path.iterdir()) == ["meta.json", "model.keras", "model.tflite"]
+    assert store.read_run(run.path).meta["name"] == run.name  # the rest of meta.json is kept
+
+
+def test_replaced_model_file_is_never_served_stale(private_store):
+    """model.keras replaced by garbage: its old model.tflite no longer counts, and loading says it is damaged"""
+    from lenet import infer
+
+    run = _save(private_store)
+    (run.path / "model.keras").write_bytes(b"garbage, not a zip")
+    assert not store.serving_current(run.path)
+    with pytest.raises(store.StoreError, match="damaged"):
+        infer.load_serving(run.id, private_store)
+
+
+def test_shipped_model_serving_file_is_current():
+    """The shipped model.tflite was converted from the shipped model.keras (else every app start would convert)"""
+    from lenet.config import DEFAULT_MODEL_DIR
+
+    assert store.serving_current(DEFAULT_MODEL_DIR)
+
+
+def test_crash_leftovers_older_than_an_hour_are_removed(private_store):
+    """.tmp-*/.trash-* folders of killed saves and deletes go once they are old; a save in progress stays"""
+    run = _save(private_store)
+    old, fresh, trash = (private_store / n for n in (".tmp-old", ".tmp-fresh", ".trash-x-1"))
+    for p in (old, fresh, trash):
+        p.mkdir()
+        (p / "model.keras").write_bytes(b"half")
+    two_hours_ago = os.path.getmtime(fresh) - 7200
+    for p in (old, trash):
+        os.utime(p, (two_hours_ago, two_hours_ago))
+    runs, problems = store.list_runs(private_store)
+    assert [r.id for r in runs] == [run.id] and not problems
+    assert sorted(p.name for p in private_store.iterdir()) == [".tmp-fresh", run.id]
+    assert store.clean_leftovers(private_store, max_age_s=0) == 1 and not fresh.exists()

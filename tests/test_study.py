@@ -154,3 +154,21 @@ def test_data_key_follows_content(crops):
 def test_empty_set():
     score = study.score_style([], [], TemplateClassifier(), "mnist")
     assert score.x.shape == (0, 28, 28) and score.probs.shape == (0, 10) and np.isnan(score.accuracy)
+
+
+def test_row_separated_pattern_and_mismatched_rows():
+    """`1247673|8952481` reads as two rows; typed rows that do not match the rows found say which row is off"""
+    assert study.parse_label_sequence("1247673|8952481", [7, 7]) == [int(c) for c in "12476738952481"]
+    with pytest.raises(ValueError, match="row 2: 6 typed, 7 found"):
+        study.parse_label_sequence("1247673|895248", [7, 7])
+
+
+def test_short_row_matched_by_position_and_named():
+    """A row's pattern on a sheet whose second row misses its 3: the labels follow the columns, and the note says so"""
+    xs = [[10.0 * i for i in range(10)], [0, 10, 20, 40, 50, 60, 70, 80, 90]]
+    labels, note = study.fit_labels("0123456789", [10, 9], xs)
+    assert labels[10:] == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    assert "row 2" in note and "matched by position" in note and "for 3" in note
+    labels, note = study.fit_labels("0123456789", [10, 9])  # no positions: the start, but said
+    assert labels[10:] == list(range(9)) and "took the pattern's start" in note
+    assert study.fit_labels("0123456789", [10, 10])[1] == ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -28,6 +27,7 @@ STYLE_HELP = {
     "mnist": "what MNIST did: fitted in 20×20 keeping aspect, centre of mass centred (default)",
 }
 GOOD, BAD, UNKNOWN = (22, 163, 74), (220, 38, 38), (37, 99, 235)  # box colours: right, wrong, no true label
+DOUBT = (217, 119, 6)  # no true label and read with low confidence
 STAGE_SIDE = 112  # px: each stage is shown fitted in a square this big
 
 
@@ -76,29 +76,15 @@ def stages_ui(stages: dict[str, np.ndarray], side: int = STAGE_SIDE) -> None:
             st.caption(f"**{name}**  \n{a.shape[1]}×{a.shape[0]}")
 
 
-def probs_figure(probs: np.ndarray, true: int | None = None, height: int = 260) -> go.Figure:
-    """The ten class probabilities as bars, the predicted digit highlighted."""
-    probs = np.asarray(probs, float).ravel()
-    pred = int(probs.argmax())
-    colours = ["#9ca3af"] * len(probs)
-    colours[pred] = "#16a34a" if true is None or true == pred else "#dc2626"
-    fig = go.Figure(go.Bar(x=list(range(len(probs))), y=probs.tolist(), marker_color=colours,
-                           text=[f"{p * 100:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside",
-                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(len(probs))), title_text="digit")
-    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title_text="probability")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
-    return fig
-
-
 def big_digit(d: int | str, colour: str = "inherit") -> None:
     st.markdown(f"<div class='big-digit' style='font-size:7rem;font-weight:700;line-height:1;color:{colour}'>{d}</div>",
                 unsafe_allow_html=True)
 
 
 def draw_boxes(grey: np.ndarray, boxes: list, preds: list[int], truths: list[int | None] | None = None,
-               max_side: int = 1400) -> Image.Image:
-    """The page with each digit's box and predicted digit drawn on it: green right, red wrong, blue unlabelled.
+               max_side: int = 1400, doubtful: list[bool] | None = None) -> Image.Image:
+    """The page with each digit's box and predicted digit drawn on it: green right, red wrong, blue unlabelled;
+    a doubtful digit (low confidence) has a "?" after it and an amber box when its truth is unknown.
 
     Args:
         grey: (H, W) uint8 page.
@@ -106,6 +92,7 @@ def draw_boxes(grey: np.ndarray, boxes: list, preds: list[int], truths: list[int
         preds: predicted digit per box.
         truths: true digit per box (None or -1: unknown).
         max_side: the picture is shrunk to this longer side first, so text and lines keep a readable size.
+        doubtful: per box, read with low confidence.
     """
     h, w = grey.shape[:2]
     f = min(1.0, max_side / max(h, w))
@@ -117,12 +104,13 @@ def draw_boxes(grey: np.ndarray, boxes: list, preds: list[int], truths: list[int
     font = ImageFont.load_default(size=max(12, int(np.median(sizes) * 0.45)))
     line = max(2, int(round(max(im.size) / 500)))
     truths = truths if truths is not None else [None] * len(boxes)
-    for (x, y, bw, bh), p, t in zip(boxes, preds, truths):
+    doubtful = doubtful if doubtful is not None else [False] * len(boxes)
+    for (x, y, bw, bh), p, t, doubt in zip(boxes, preds, truths, doubtful):
         known = t is not None and t >= 0
-        colour = UNKNOWN if not known else GOOD if p == t else BAD
+        colour = (DOUBT if doubt else UNKNOWN) if not known else GOOD if p == t else BAD
         x0, y0, x1, y1 = x * f, y * f, (x + bw) * f, (y + bh) * f
         draw.rectangle([x0, y0, x1, y1], outline=colour, width=line)
-        label = str(p) if not known or p == t else f"{p}≠{t}"
+        label = (str(p) if not known or p == t else f"{p}≠{t}") + ("?" if doubt else "")
         tb = draw.textbbox((0, 0), label, font=font)
         ty = y0 - (tb[3] - tb[1]) - 2 * line if y0 > (tb[3] - tb[1]) + 3 * line else y1 + line
         draw.rectangle([x0, ty, x0 + tb[2] - tb[0] + 2 * line, ty + tb[3] - tb[1] + 2 * line], fill=colour)
@@ -137,24 +125,9 @@ def content_id(data: bytes) -> str:
 
 def model_key(run) -> tuple[str, float]:
     """(run path, model file time): a cache key that changes when the run's model file is replaced."""
-    f = Path(run.path) / "model.keras"
-    return str(run.path), (f.stat().st_mtime if f.exists() else 0.0)
+    from lenet.store import model_mtime
 
-
-# Entry limits bound memory: the caches are shared by every session, and a phone photo decodes to ~12 MB.
-@st.cache_data(show_spinner=False, max_entries=24)
-def decode(cid: str, _data: bytes) -> np.ndarray:
-    """An uploaded file's bytes -> (H, W) uint8 grey (``lenet.io.decode_image``); raises ImageError."""
-    from lenet.io import decode_image
-
-    return decode_image(_data)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def guess_sheet(cid: str, _grey: np.ndarray) -> bool:
-    from lenet.segment import is_sheet
-
-    return is_sheet(_grey)
+    return str(run.path), model_mtime(run.path)
 
 
 @dataclass

@@ -7,25 +7,20 @@ Figures are built by pure ``*_figure`` functions from plain arrays; TensorFlow a
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from lenet.store import model_mtime
 from ui import state
+from ui.lru import ByteLRU
 
 NN_POOLS = (10_000, 60_000)  # training digits searched for neighbours; 60k is the whole set
 CURVE_NS = (1000, 10_000)  # MNIST test images per curve point; 1,000: sampling noise ≤ ±1.3 points, 10× faster
 MAP_COLS = 10  # feature maps per row in a layer's grid
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
-
-
-def _mtime(path: str) -> float:
-    f = Path(path) / "model.keras"
-    return f.stat().st_mtime if f.exists() else 0.0
-
 
 # ---------------------------------------------------------------- the digit
 def digit_from_current(current: dict) -> np.ndarray | None:
@@ -46,46 +41,56 @@ def digit_from_current(current: dict) -> np.ndarray | None:
     pre = preprocess(img, current.get("style") or "mnist")
     return None if pre.empty else pre.x
 
-
 # ---------------------------------------------------------------- caches per model
 @st.cache_data(show_spinner=False, max_entries=32)
 def _layer_table(path: str, mtime: float) -> list[dict]:
     from lenet.models import layer_table
 
-    return layer_table(state.load_model(path))
-
+    return layer_table(state.keras_model(path))
 
 def layer_table(path: str) -> list[dict]:
     """The active model's layer table (type, output shape, parameters), cached per run."""
-    return _layer_table(path, _mtime(path))
+    return _layer_table(path, model_mtime(path))
 
+# Server-wide and read-only, like st.cache_resource, but filled here so the first computation can report progress
+# (a cached function must not draw on the page). 60,000 float16 features of FC500 are 60 MB: three such fit.
+_EMBEDDINGS = ByteLRU(200 * 2 ** 20)
+_CURVES = ByteLRU(4 * 2 ** 20)
 
-@st.cache_resource(show_spinner=False, max_entries=3)
-def _train_embedding(path: str, mtime: float, n: int) -> np.ndarray:
-    from lenet.explain import embed
-
-    return embed(state.load_model(path), state.get_mnist(progress=False).x_train[:n]).astype(np.float16)
-
-
-def train_embedding(path: str, n: int = 60_000) -> np.ndarray:
+def train_embedding(path: str, n: int = 60_000, progress=None) -> np.ndarray:
     """Unit-norm penultimate features of the first ``n`` MNIST training digits, (n, D) float16 (half the memory;
-    cosine distances stay within 1e-3). Computed once per (run, n) and shared read-only by every session."""
-    return _train_embedding(path, _mtime(path), int(n))
+    cosine distances stay within 1e-3). Computed once per (run, n) and shared read-only by every session.
 
+    Args:
+        progress: optional ``f(done, total)`` while it is computed (not called when cached).
+    """
+    key = (path, model_mtime(path), int(n))
+    emb = _EMBEDDINGS.get(key)
+    if emb is None:
+        from lenet.explain import embed
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _curves(path: str, mtime: float, n: int) -> dict:
-    from lenet.infer import make_classifier
-    from lenet.robust import robustness_curves
+        emb = embed(state.keras_model(path), state.get_mnist(progress=False).x_train[:n],
+                    progress=progress).astype(np.float16)
+        _EMBEDDINGS.put(key, emb)
+    return emb
 
-    data = state.get_mnist(progress=False)
-    return robustness_curves(make_classifier(state.load_model(path)), data.x_test[:n], data.y_test[:n])
+def curves(path: str, n: int = 1000, progress=None) -> dict:
+    """Accuracy under rotation, shift and scale on the first ``n`` MNIST test images, cached per (run, n).
 
+    Args:
+        progress: optional ``f(done, total, kind)`` after each curve while it is computed.
+    """
+    key = (path, model_mtime(path), int(n))
+    found = _CURVES.get(key)
+    if found is None:
+        from lenet.infer import make_classifier
+        from lenet.robust import robustness_curves
 
-def curves(path: str, n: int = 1000) -> dict:
-    """Accuracy under rotation, shift and scale on the first ``n`` MNIST test images, cached per (run, n)."""
-    return _curves(path, _mtime(path), int(n))
-
+        data = state.get_mnist(progress=False)
+        found = robustness_curves(make_classifier(state.load_model(path)), data.x_test[:n], data.y_test[:n],
+                                  progress=progress)
+        _CURVES.put(key, found)
+    return found
 
 def n_settings() -> int:
     """How many distorted copies of the test set one model's curves take."""
@@ -93,12 +98,10 @@ def n_settings() -> int:
 
     return sum(len(values) for _, values in SWEEPS.values())
 
-
 def is_augmented(run) -> bool:
     """Whether a run was trained with augmentation (its config's ``augment`` has a non-zero setting)."""
     aug = (run.meta.get("config") or {}).get("augment") or {}
     return any(float(v or 0) for v in aug.values())
-
 
 def counterparts(runs, active_path: str) -> list[str]:
     """The best plain and the best augmented complete run other than the active one (by MNIST test accuracy),
@@ -111,7 +114,6 @@ def counterparts(runs, active_path: str) -> list[str]:
             out.append(str(max(cands, key=lambda r: r.accuracy).path))
     return out
 
-
 # ---------------------------------------------------------------- figures
 def _square_axes(fig: go.Figure, n: int = 1) -> None:
     """Image-like axes for the first ``n`` subplots: no ticks, square pixels, row 0 at the top."""
@@ -121,7 +123,6 @@ def _square_axes(fig: go.Figure, n: int = 1) -> None:
         fig.layout[f"yaxis{sx}"].update(showticklabels=False, ticks="", showgrid=False, zeroline=False,
                                         autorange="reversed",
                                         scaleanchor=f"x{sx}")
-
 
 def mosaic(maps: np.ndarray, cols: int = MAP_COLS, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(C, H, W) -> one (rows·(H+gap)−gap, cols·(W+gap)−gap) array with NaN gaps (transparent in plotly), and the
@@ -136,7 +137,6 @@ def mosaic(maps: np.ndarray, cols: int = MAP_COLS, gap: int = 1) -> tuple[np.nda
         out[r * (h + gap): r * (h + gap) + h, q * (w + gap): q * (w + gap) + w] = maps[k]
         idx[r * (h + gap): r * (h + gap) + h, q * (w + gap): q * (w + gap) + w] = k
     return out, idx
-
 
 def feature_map_figure(fmap: np.ndarray, title: str, cols: int = MAP_COLS) -> go.Figure:
     """A layer's (H, W, C) output as a grid of C maps sharing one colour scale (so strong maps look strong)."""
@@ -160,7 +160,6 @@ def feature_map_figure(fmap: np.ndarray, title: str, cols: int = MAP_COLS) -> go
     fig.update_yaxes(constrain="domain")
     return fig
 
-
 def filters_figure(kernels: np.ndarray, title: str = "conv1 filters") -> go.Figure:
     """(F, k, k) kernels as a grid, zero white, positive red, negative blue (one scale for all)."""
     grid, idx = mosaic(np.asarray(kernels, np.float32), cols=MAP_COLS)
@@ -175,7 +174,6 @@ def filters_figure(kernels: np.ndarray, title: str = "conv1 filters") -> go.Figu
     fig.update_xaxes(constrain="domain")
     fig.update_yaxes(constrain="domain")
     return fig
-
 
 def saliency_figure(x: np.ndarray, panels: list[tuple[str, np.ndarray]], height: int = 300) -> go.Figure:
     """The input digit, then one signed saliency map per panel (red = evidence for, blue = against), the digit's
@@ -196,23 +194,7 @@ def saliency_figure(x: np.ndarray, panels: list[tuple[str, np.ndarray]], height:
     _square_axes(fig, 1 + len(panels))
     return fig
 
-
-def probs_figure(probs: np.ndarray, height: int = 220, highlight: int | None = None) -> go.Figure:
-    """The 10 class probabilities as bars, the predicted class in a darker colour."""
-    probs = np.asarray(probs, float)
-    pred = int(probs.argmax())
-    colours = ["#1f77b4" if d == pred else ("#ff7f0e" if d == highlight else "#aec7e8") for d in range(10)]
-    fig = go.Figure(go.Bar(x=list(range(10)), y=probs.tolist(), marker_color=colours,
-                           text=[f"{p * 100:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside",
-                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(10)), title_text="digit")
-    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", showticklabels=False)
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=10, b=5))
-    return fig
-
-
 CURVE_PANELS = (("rotation", "Rotation (degrees)"), ("shift", "Shift (pixels)"), ("scale", "Scale (× size)"))
-
 
 def curves_figure(series: list[tuple[str, dict]], height: int = 340) -> go.Figure:
     """Accuracy vs rotation, shift (x solid, y dotted) and scale, one colour per model.

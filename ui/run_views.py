@@ -5,11 +5,15 @@ Figures are pure ``*_figure`` functions of history lists (testable without Strea
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
+
+from lenet.store import serving_bytes
+from ui import state
 
 TRAIN_COLOUR, VAL_COLOUR = "#1f77b4", "#ff7f0e"
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -127,3 +131,47 @@ def layer_table_ui(rows: list[dict]) -> None:
     st.dataframe(df, hide_index=True, height=35 * (len(df) + 1) + 3, column_config={
         "layer": "Layer", "type": "Type", "output": "Output shape",
         "params": st.column_config.NumberColumn("Parameters", format="localized")})
+
+
+# ---------------------------------------------------------------- comparing stored runs
+def compare_ui() -> None:
+    """Pick stored runs, overlay their curves, compare them in a table, download a model file."""
+    runs, _problems = state.all_runs()  # the sidebar already reports damaged runs
+    if not runs:
+        st.info("No runs stored yet: train one in the other tab.")
+        return
+    by_path = {str(r.path): r for r in runs}
+    mine = [p for p in st.session_state.get(state.SESSION_RUNS, []) if p in by_path]
+    ss = st.session_state
+    if "compare_runs" not in ss:
+        default = list(dict.fromkeys(mine[-4:] + [state.active_run_path()]))
+        ss["compare_runs"] = [p for p in default if p in by_path][:5] or list(by_path)[:1]
+    else:  # runs trained since the last visit join the comparison; deleted ones leave it
+        new = [p for p in mine if p not in ss.get("compare_seen", []) and p not in ss["compare_runs"]]
+        ss["compare_runs"] = [p for p in ss["compare_runs"] + new if p in by_path]
+    ss["compare_seen"] = mine
+    labels = {p: state.model_label(r) for p, r in by_path.items()}  # computed now: format_func must be pure
+    chosen = st.multiselect("Runs to compare", list(by_path), key="compare_runs", format_func=labels.get)
+    if not chosen:
+        st.caption("Pick one or more runs.")
+        return
+    picked = [by_path[p] for p in chosen]
+    st.plotly_chart(compare_figure(picked), key="compare_chart", config={"displayModeBar": False})
+    compare_table_ui(picked)
+    st.caption("Accuracy on the 10,000 MNIST test images; precision, recall and F1 are macro averages.")
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    # The run being looked at: the active model when it is compared, else the newest of this session's.
+    active = state.active_run_path()
+    look = active if active in chosen else next((p for p in reversed(mine) if p in chosen), chosen[0])
+    if st.session_state.get("compare_download_run") not in chosen or ss.get("compare_download_look") != look:
+        ss["compare_download_run"] = look  # follows the run looked at until the user picks another
+    ss["compare_download_look"] = look
+    target = c1.selectbox("Model file to download", chosen, key="compare_download_run", format_func=labels.get)
+    model_file = by_path[target].model_file
+    c2.download_button("Download model.keras", data=lambda: Path(model_file).read_bytes(),
+                       file_name=f"{by_path[target].id}.keras", mime="application/octet-stream",
+                       key="compare_download", on_click="ignore", icon=":material/download:")
+    c3.download_button("Download model.tflite", data=lambda: serving_bytes(Path(model_file).parent),
+                       file_name=f"{by_path[target].id}.tflite", mime="application/octet-stream",
+                       key="compare_download_tflite", on_click="ignore", icon=":material/download:",
+                       help="The serving format (LiteRT / TensorFlow Lite), for phones and the web.")

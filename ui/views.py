@@ -6,15 +6,18 @@ built by pure ``*_figure`` functions (testable without Streamlit); ``*_ui`` func
 """
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
+
+# pandas and plotly are imported where used: Home (the first page a user sees) draws digits only, and the two
+# cost ~0.5-1 s of its cold start on 2 cores.
 
 GALLERY_PAGE = 24  # images per gallery page
 GALLERY_COLS = 8
+GALLERY_CELL = 128  # px: the two-line captions need more room than the 84 px digit
 SORTS = {"confidence_desc": "Most confident first", "confidence_asc": "Least confident first", "index": "Image index"}
 
 
@@ -37,15 +40,28 @@ def label_markdown(true: int | None, pred: int, confidence: float | None = None)
     return f":{colour}[**{pred}**]{conf}" + ("" if pred == true else f" (true {true})")
 
 
-def digit_grid_ui(images, captions: list[str], cols: int = 12, scale: int = 3) -> None:
-    """Digits in rows of ``cols``, each with a markdown caption under it."""
+def digit_grid_ui(images, captions: list[str], cols: int = 12, scale: int = 3, width: int | None = None) -> None:
+    """Digits with a markdown caption under each, wrapping into as many columns as the screen has room for.
+
+    ``st.columns`` stack to one column on a phone (a 150-digit sheet became 22,000 px tall); a horizontal flex
+    container wraps instead. Each run of ``cols`` digits is one such container, so on a wide screen the grid keeps
+    rows of ``cols`` (a sheet's rows stay rows) and on a narrow one each run wraps onto a few lines.
+
+    Args:
+        images: (28, 28) uint8 or float in [0, 1] each.
+        captions: markdown, one per image.
+        cols: digits per row on a wide screen.
+        scale: pixels per input pixel.
+        width: px of each cell (image and caption); the image's width when None.
+    """
     images = list(images)
+    cell = width or 28 * scale
     for start in range(0, len(images), cols):
-        row = st.columns(cols)
-        for col, img, cap in zip(row, images[start:start + cols], captions[start:start + cols]):
-            with col:
-                st.image(digit_pixels(img, scale), output_format="PNG")
-                st.caption(cap)
+        with st.container(horizontal=True, gap="xxsmall"):
+            for img, cap in zip(images[start:start + cols], captions[start:start + cols]):
+                with st.container(width=cell, gap=None):
+                    st.image(digit_pixels(img, scale), output_format="PNG")
+                    st.caption(cap)
 
 
 def prediction_strip_ui(images, y_true, probs, cols: int = 12) -> None:
@@ -57,12 +73,30 @@ def prediction_strip_ui(images, y_true, probs, cols: int = 12) -> None:
     digit_grid_ui(images, caps, cols=cols)
 
 
+def probs_figure(probs: np.ndarray, true: int | None = None, height: int = 260) -> go.Figure:
+    """The ten class probabilities as bars, the predicted digit green (red when a known true label differs)."""
+    import plotly.graph_objects as go
+
+    probs = np.asarray(probs, float).ravel()
+    pred = int(probs.argmax())
+    colours = ["#9ca3af"] * len(probs)
+    colours[pred] = "#16a34a" if true is None or true == pred else "#dc2626"
+    fig = go.Figure(go.Bar(x=list(range(len(probs))), y=probs.tolist(), marker_color=colours,
+                           text=[f"{p * 100:.0f}%" if p >= 0.01 else "" for p in probs], textposition="outside",
+                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
+    fig.update_xaxes(tickmode="array", tickvals=list(range(len(probs))), title_text="digit")
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title_text="probability")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
+    return fig
+
 
 # ---------------------------------------------------------------- evaluation
 def report_table_ui(evaluation) -> None:
     """scikit-learn's classification report as a table: per class, then macro and weighted averages."""
     fmt = st.column_config.NumberColumn
     rows = evaluation.report_rows()
+    import pandas as pd
+
     st.dataframe(pd.DataFrame(rows), hide_index=True, height=35 * (len(rows) + 1) + 3, column_config={
         "class": st.column_config.TextColumn("Class", width=105), "precision": fmt("Precision", format="%.4f"),
         "recall": fmt("Recall", format="%.4f"),
@@ -82,6 +116,8 @@ def confusion_figure(conf: np.ndarray, normalise: bool = False, highlight: tuple
         normalise: show each row's shares instead of counts.
         highlight: ``(true, pred)`` of the current filter (either may be None) to outline the cell, row or column.
     """
+    import plotly.graph_objects as go
+
     conf = np.asarray(conf)
     n = conf.shape[0]
     rows = conf.sum(axis=1, keepdims=True)
@@ -116,26 +152,10 @@ def confusion_figure(conf: np.ndarray, normalise: bool = False, highlight: tuple
     return fig
 
 
-def cell_items(evaluation, true: int | None, pred: int | None, sort: str = "confidence_desc") -> list[dict]:
-    """The items of a confusion filter: misclassified ones, or — for a diagonal cell — the correct ones.
-
-    Returns:
-        Dicts with index, true, pred, confidence, second, second_prob (as ``Evaluation.misclassified``).
-    """
-    if true is None or pred is None or true != pred:
-        return evaluation.misclassified(true=true, pred=pred, sort=sort)
-    probs = evaluation.probs
-    idx = np.flatnonzero((evaluation.y_true == true) & (evaluation.y_pred == true))
-    order2 = np.argsort(-probs[idx], axis=1)[:, :2] if len(idx) else np.zeros((0, 2), int)
-    items = [{"index": int(i), "true": int(true), "pred": int(true), "confidence": float(probs[i, true]),
-              "second": int(o[1]), "second_prob": float(probs[i, o[1]])} for i, o in zip(idx, order2)]
-    if sort != "index":
-        items.sort(key=lambda r: r["confidence"], reverse=sort == "confidence_desc")
-    return items
-
-
 def items_csv(items: list[dict], names: list[str] | None = None) -> str:
     """The gallery's list as CSV (index, [name,] true, pred, confidence, second, second_prob)."""
+    import pandas as pd
+
     df = pd.DataFrame(items, columns=["index", "true", "pred", "confidence", "second", "second_prob"])
     if names is not None:
         df.insert(1, "name", [names[i] for i in df["index"]])
@@ -147,15 +167,39 @@ def _class_label(c):
 
 
 def _apply_cell_selection(prefix: str) -> None:
-    """on_select callback: a clicked/selected confusion cell becomes the gallery's true/pred filter."""
+    """on_select callback: a clicked confusion cell becomes the gallery's true/pred filter; clicking the chosen cell
+    again (plotly then deselects it) clears the filter."""
     state = st.session_state.get(f"{prefix}_confusion")
     points = (state or {}).get("selection", {}).get("points", []) if state else []
-    if not points:
-        return
-    pt = points[0]
-    st.session_state[f"{prefix}_true"] = int(round(pt["y"]))
-    st.session_state[f"{prefix}_pred"] = int(round(pt["x"]))
+    chosen = (st.session_state.get(f"{prefix}_true"), st.session_state.get(f"{prefix}_pred"))
+    cell = (int(round(points[0]["y"])), int(round(points[0]["x"]))) if points else (None, None)
+    if cell == chosen:
+        cell = (None, None)
+    st.session_state[f"{prefix}_true"], st.session_state[f"{prefix}_pred"] = cell
+    st.session_state[f"{prefix}_scroll"] = cell != (None, None)  # bring the gallery into view on the next run
     _reset_page(prefix)
+
+
+def _forget_filter_if_new(evaluation, prefix: str) -> None:
+    """A filter chosen for one model means nothing for another: clear it when the evaluated set or model changes.
+
+    The fingerprint is the first rows' probabilities: another model changes them, a larger N of the same model
+    does not.
+    """
+    mark = hashlib.sha1(np.ascontiguousarray(evaluation.probs[:64]).tobytes()).hexdigest()
+    key = f"{prefix}_source"
+    if st.session_state.get(key) not in (None, mark):
+        for k in (f"{prefix}_true", f"{prefix}_pred"):
+            if k in st.session_state:
+                st.session_state[k] = None
+        _reset_page(prefix)
+    st.session_state[key] = mark
+
+
+def _scroll_into_view(key: str) -> None:
+    """Scroll the page to the element with this key (the gallery after a cell click)."""
+    st.html(f"<script>window.parent.document.querySelector('.st-key-{key}')"
+            "?.scrollIntoView({behavior: 'smooth', block: 'start'});</script>", unsafe_allow_javascript=True)
 
 
 def _reset_page(prefix: str) -> None:
@@ -192,8 +236,8 @@ def gallery_ui(evaluation, images, prefix: str, names: list[str] | None = None, 
                         on_change=_reset_page, args=(prefix,))
     sort = c3.selectbox("Sort", list(SORTS), format_func=SORTS.get, key=f"{prefix}_sort",
                         on_change=_reset_page, args=(prefix,))
-    items = cell_items(evaluation, true, pred, sort)
     diagonal = true is not None and true == pred
+    items = evaluation.items(true, pred, sort, correct=diagonal)
     kind = "correctly classified" if diagonal else "misclassified"
     filt = " · ".join(s for s in (f"true {true}" if true is not None else "",
                                  f"predicted {pred}" if pred is not None else "") if s) or "all classes"
@@ -216,7 +260,7 @@ def gallery_ui(evaluation, images, prefix: str, names: list[str] | None = None, 
         colour = "green" if it["pred"] == it["true"] else "red"
         caps.append(f"true **{it['true']}** → :{colour}[**{it['pred']}**] · {it['confidence'] * 100:.0f} %  \n"
                     f"2nd: {it['second']} ({it['second_prob'] * 100:.0f} %){name}")
-    digit_grid_ui([images[it["index"]] for it in shown], caps, cols=GALLERY_COLS)
+    digit_grid_ui([images[it["index"]] for it in shown], caps, cols=GALLERY_COLS, width=GALLERY_CELL)
     suffix = "_".join(s for s in (f"true{true}" if true is not None else "",
                                  f"pred{pred}" if pred is not None else "") if s) or "all"
     st.download_button("Download this list (CSV)", items_csv(items, names), file_name=f"{kind}_{suffix}.csv",
@@ -226,6 +270,7 @@ def gallery_ui(evaluation, images, prefix: str, names: list[str] | None = None, 
 def evaluation_ui(evaluation, images, prefix: str = "eval", names: list[str] | None = None,
                   what: str = "test images") -> None:
     """Accuracy, report table, confusion heatmap and the gallery that follows the chosen cell."""
+    _forget_filter_if_new(evaluation, prefix)
     n = len(evaluation.y_true)
     errors = int((evaluation.y_pred != evaluation.y_true).sum())
     m1, m2, m3 = st.columns(3)
@@ -239,5 +284,8 @@ def evaluation_ui(evaluation, images, prefix: str = "eval", names: list[str] | N
     with right:
         st.subheader("Classification report")
         report_table_ui(evaluation)
-    st.subheader("Gallery")
-    gallery_ui(evaluation, images, prefix, names=names, what=what)
+    with st.container(key=f"{prefix}_gallery"):
+        st.subheader("Gallery")
+        gallery_ui(evaluation, images, prefix, names=names, what=what)
+    if st.session_state.pop(f"{prefix}_scroll", False):
+        _scroll_into_view(f"{prefix}_gallery")

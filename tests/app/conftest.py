@@ -44,19 +44,26 @@ def app(store_run):
 
 @pytest.fixture
 def wait_for_job():
-    """A function that reruns the app until this session's training job has finished."""
+    """A function that reruns the app until the job it shows (this session's newest) has finished."""
     return _wait_for_job
 
 
-def _wait_for_job(at, timeout: float = 120.0):
-    """Rerun the app (as the live fragment would) until this session's training job has finished."""
+def _wait_for_job(at, timeout: float = 180.0, key: str = "focus_job"):
+    """Rerun the app (as the live fragment would) until the job in ``session_state[key]`` has finished.
+
+    Returns:
+        The finished ``lenet.jobs.Job``.
+    """
     import time
 
-    job = at.session_state["train_job"]
+    from lenet.jobs import read_job
+
+    path = at.session_state[key]
     deadline = time.monotonic() + timeout
-    while not job.finished and time.monotonic() < deadline:
-        job.wait(1.0)
+    while not (job := read_job(path)).finished and time.monotonic() < deadline:
+        time.sleep(1.0)
         at.run()
-    assert job.finished, f"training did not finish in {timeout} s (state {job.state})"
+    log = (job.path / "worker.log").read_text() if (job.path / "worker.log").exists() else ""
+    assert job.finished, f"the job did not finish in {timeout} s (state {job.state}); worker log: {log[-2000:]}"
     at.run()  # the run that collects the finished job
     return job

@@ -73,3 +73,50 @@ def test_gallery_follows_clicked_cell():
     at = AppTest.from_function(page).run()
     assert not at.exception
     assert at.session_state["demo_true"] == 7 and at.session_state["demo_pred"] == 2
+
+
+def test_clicking_the_chosen_cell_again_clears_the_filter():
+    """A user clicks cell (true 7, predicted 2), then clicks it again (plotly deselects it): the filter is cleared"""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import streamlit as st
+
+        from ui.views import _apply_cell_selection
+
+        st.session_state["demo_confusion"] = {"selection": {"points": [{"x": 2, "y": 7}]}}
+        _apply_cell_selection("demo")
+        first = (st.session_state["demo_true"], st.session_state["demo_pred"], st.session_state["demo_scroll"])
+        st.session_state["demo_confusion"] = {"selection": {"points": []}}
+        _apply_cell_selection("demo")
+        st.session_state["result"] = [first, (st.session_state["demo_true"], st.session_state["demo_pred"])]
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    assert at.session_state["result"] == [(7, 2, True), (None, None)]
+
+
+def test_filter_does_not_carry_over_to_another_model():
+    """A filter chosen on one model's matrix is cleared when another model's evaluation is shown"""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import numpy as np
+        import streamlit as st
+
+        from lenet.evaluate import Evaluation
+        from ui.views import _forget_filter_if_new
+
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 10, 100)
+        a, b = (Evaluation(y, rng.dirichlet(np.ones(10), 100).astype(np.float32)) for _ in range(2))
+        _forget_filter_if_new(a, "demo")
+        st.session_state["demo_true"], st.session_state["demo_pred"] = 3, 5
+        _forget_filter_if_new(Evaluation(y[:80], a.probs[:80]), "demo")  # the same model on fewer images
+        kept = (st.session_state["demo_true"], st.session_state["demo_pred"])
+        _forget_filter_if_new(b, "demo")
+        st.session_state["result"] = [kept, (st.session_state["demo_true"], st.session_state["demo_pred"])]
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    assert not at.exception
+    assert at.session_state["result"] == [(3, 5), (None, None)]

@@ -154,10 +154,10 @@ def test_finetune_section_trains_saves_and_activates(store_run, mnist):
     at.run()
     assert not at.exception and "40 labelled digits" in at.caption[0].value
     at.button(key="ft_start").click().run()
-    job = at.session_state["finetune_job"]
-    assert job.wait(180), job.state
-    assert job.state == "done", job.error
-    at.run()
+    from tests.app.conftest import _wait_for_job
+
+    job = _wait_for_job(at, key="finetune_job")
+    assert job.state == "done", job.status
     at.run()  # the fragment collects the finished job and reruns
     assert not at.exception
     assert at.session_state["active_model"] == job.run_path != str(store_run.path)

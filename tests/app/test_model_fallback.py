@@ -57,8 +57,9 @@ def test_choosing_a_corrupt_run_in_the_picker(app, store_run):
     app.run()
     assert not app.exception and app.session_state["active_model"] == shipped
     (store_run.path / "model.keras").write_bytes(b"\x00garbage" * 100)
+    app.sidebar.checkbox(key="sidebar_show_others").check().run()  # the run is not this session's: opt in
     picker = _picker(app)
-    picker.select_index(picker.options.index(store_run.name))  # options are the labels shown
+    picker.select_index([o.split(" · ")[0] for o in picker.options].index(store_run.name))  # labels shown
     _whole_app(app)
     assert not app.exception and not app.error
     assert app.session_state["active_model"] == shipped
@@ -76,7 +77,8 @@ def test_corrupt_meta_json_is_skipped_with_a_caption(app, store_run, private_sto
     assert not app.exception and not app.error
     skipped = [c.value for c in app.sidebar.caption if "skipped a damaged run" in c.value]
     assert len(skipped) == 1 and "broken-run" in skipped[0] and "meta.json" in skipped[0]
-    assert _picker(app).options == ["shipped · LeNet (shipped, handwriting-augmented)", store_run.name]
+    assert [o.split(" · ")[:2] for o in _picker(app).options] == [
+        ["shipped", "LeNet (shipped, handwriting-augmented)"], [store_run.name, "lenet1"]]
     assert app.session_state["active_model"] == str(store_run.path)  # the good run stays in use
 
 

@@ -1,7 +1,12 @@
-"""Train page: settings and presets, background training with Stop, trains-or-loads, compare runs."""
+"""Train page: settings and presets, queued training in a worker with Stop, a reload that finds the job,
+trains-or-loads, compare runs."""
 from pathlib import Path
 
 from lenet.store import list_runs, read_run
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import APP, TIMEOUT
+from tests.app.test_model_fallback import _whole_app
 
 
 def _open_train(app):
@@ -40,22 +45,38 @@ def test_preset_fills_settings(app):
     assert app.selectbox(key="train_arch").value == "lenet5" and app.number_input(key="train_epochs").value == 3
 
 
-def test_train_tiny_subset_then_load_instead(app, private_store, wait_for_job):
-    """A user trains LeNet-1 on 256 images, it lands in the store as the active model, and retraining offers a load"""
+def test_train_tiny_subset_then_reload_then_load_instead(app, private_store, wait_for_job):
+    """A user trains LeNet-1 on 256 images: it lands in the store as the active model, a reloaded page still shows
+    the job with its curves, and retraining the same settings offers a load"""
     _open_train(app)
     _tiny_settings(app)
+    assert "No lenet1 training has been measured" in app.caption[-1].value or any(
+        "No lenet1 training has been measured" in c.value for c in app.caption)
     app.button(key="train_start").click().run()
     assert not app.exception
     job = wait_for_job(app)
-    assert job.state == "done", job.error
+    assert job.state == "done", job.status
     new = read_run(job.run_path)
     assert job.run_path in [str(r.path) for r in list_runs(private_store)[0]]  # next to the fixture's run
     assert new.meta["config"]["train_subset"] == 256 and new.meta["status"] == "complete"
+    assert new.accuracy == job.status["test_accuracy"] and new.meta["confusion"]
     assert app.session_state["active_model"] == job.run_path
     assert job.run_path in app.session_state["session_runs"]
     assert job.points and len(job.history) == 1 and "val_accuracy" in job.history[0]
     assert any("Saved as" in s.value for s in app.success)
     assert job.run_path in app.multiselect(key="compare_runs").value  # Compare tab lists it
+    _whole_app(app)  # AppTest reruns the page alone; the sidebar is drawn by app.py
+    assert app.sidebar.selectbox(key="sidebar_model").options[0].startswith(new.name)  # own runs first
+    _open_train(app)
+
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)  # a new browser session: nothing remembered
+    _open_train(reloaded)
+    pick = reloaded.selectbox(key="train_job_pick")
+    assert pick.value == str(job.path) and "Finished" in pick.options[0] and "app" in pick.options[0]
+    assert any("Recent jobs on this server" in c.value for c in reloaded.caption)
+    assert any("Saved as" in s.value for s in reloaded.success)
+    _tiny_settings(reloaded)  # the same settings now have an estimate measured by that job
+    assert any("about" in c.value and "images/s measured for lenet1" in c.value for c in reloaded.caption)
 
     app.button(key="train_start").click().run()  # same settings again: offered the stored run
     assert any("already stored" in i.value for i in app.info)
@@ -74,7 +95,7 @@ def test_stop_keeps_partial_model(app, private_store, wait_for_job):
     app.button(key="train_start").click().run()
     app.button(key="train_stop").click().run()
     job = wait_for_job(app)
-    assert job.state == "stopped", job.error
+    assert job.state == "stopped", job.status
     run = read_run(job.run_path)
     assert run.stopped and run.meta["history"][-1].get("partial")
     assert len(run.meta["history"]) < 40
@@ -82,27 +103,32 @@ def test_stop_keeps_partial_model(app, private_store, wait_for_job):
     assert not app.exception and not app.error
 
 
-def test_two_sessions_train_their_own_runs(tiny, tmp_path):
-    """Two sessions training at once each get their own correct run"""
+def test_queued_job_shows_its_place_and_can_be_cancelled(app, private_store, monkeypatch):
+    """While another user's job holds the only worker, a user's job waits with its queue position; Cancel ends it"""
+    import fcntl
+
+    from lenet import jobs
     from lenet.config import TrainConfig
-    from ui.jobs import TrainJob
 
-    a = TrainConfig(arch="lenet1", batch_size=32, epochs=1, seed=1, train_subset=256)
-    b = a.replace(arch="lenet5", seed=2)
-    jobs = [TrainJob.start(cfg, tiny, root=tmp_path, name=n) for cfg, n in ((a, "A"), (b, "B"))]
-    for job in jobs:
-        assert job.wait(120) and job.state == "done", job.error
-    ra, rb = (read_run(j.run_path) for j in jobs)
-    assert ra.path != rb.path
-    assert (ra.name, ra.meta["arch"], ra.meta["params"]) == ("A", "lenet1", 3_246)
-    assert (rb.name, rb.meta["arch"], rb.meta["params"]) == ("B", "lenet5", 61_706)
-
-
-def test_training_error_is_a_message(tiny, tmp_path):
-    """A training that fails shows a clear message, not a traceback"""
-    from lenet.config import TrainConfig
-    from ui.jobs import TrainJob
-
-    job = TrainJob.start(TrainConfig(arch="lenet1", optimizer="nope", epochs=1, train_subset=64), tiny, root=tmp_path)
-    assert job.wait(60) and job.state == "error"
-    assert "cannot be trained" in job.error and "Traceback" not in job.error
+    monkeypatch.setenv(jobs.MAX_RUNNING_ENV, "1")
+    other = jobs.submit(TrainConfig(arch="lenet5", epochs=2), owner="cli:alice", start=False)
+    jobs.update_status(other.path, state=jobs.RUNNING, started_at=0)
+    with open(other.path / jobs.LOCK, "a") as lock:  # stands in for that job's live worker process
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _open_train(app)
+        _tiny_settings(app)
+        assert any("1 job ahead in the queue" in c.value for c in app.caption)
+        app.button(key="train_start").click().run()
+        assert not app.exception
+        mine = jobs.read_job(app.session_state["focus_job"])
+        assert mine.state == "queued"
+        assert any("Position 1 in the queue: 1 running, 0 waiting ahead" in c.value for c in app.caption)
+        _whole_app(app)  # AppTest reruns the page alone; the sidebar is drawn by app.py
+        assert any("waiting in the queue" in c.value for c in app.sidebar.caption)
+        _open_train(app)
+        labels = app.selectbox(key="train_job_pick").options
+        assert "yours" in labels[0] and "cli:alice" in labels[1]
+        assert app.button(key="train_stop").label == "Cancel"
+        app.button(key="train_stop").click().run()
+        assert jobs.read_job(mine.path).state == "cancelled"
+        assert not app.exception and not app.error

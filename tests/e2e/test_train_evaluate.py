@@ -1,4 +1,4 @@
-"""In real Chromium: switch pages, train on a small subset from the UI, watch the chart, use the new run."""
+"""In real Chromium: train on a small subset from the UI, reload mid-run and find the job, use the new run."""
 import re
 
 from playwright.sync_api import expect
@@ -29,24 +29,35 @@ def _choose(page, key, option, tries=5):
     expect(page.locator(f".st-key-{key} input").first).to_have_value(option, timeout=10_000)
 
 
-def test_train_from_ui_then_evaluate(app_page):
-    """A user trains a quick LeNet-1 from the Train page, sees the curves move, and evaluates the new run."""
+def test_train_reload_mid_run_then_evaluate(app_page):
+    """A user starts a LeNet-1 training, reloads the page while it runs, finds the job and its live curves on the
+    Train page, uses the finished run and evaluates it."""
     page = app_page
     _nav(page, "Train")
-    page.locator(".st-key-train_start button").first.wait_for()
+    page.locator(".st-key-train_start button").first.wait_for(timeout=90_000)  # TensorFlow builds the layer table
     _choose(page, "train_arch", re.compile("LeNet-1"))
-    _set_number(page, "train_subset", 1000)
-    _set_number(page, "train_epochs", 2)
+    _set_number(page, "train_subset", 4000)
+    _set_number(page, "train_epochs", 3)
     _set_number(page, "train_batch", 32)
     page.locator(".st-key-train_name input").first.fill("e2e quick run")
     page.locator(".st-key-train_name input").first.press("Enter")
     page.locator(".st-key-train_start button").first.click()
-    # The live chart appears while training and is redrawn as batches arrive.
-    chart = page.locator(".st-key-train_live_chart").first
-    chart.wait_for(timeout=120_000)
-    # Finished: the run becomes the active model in the sidebar picker.
+    box = page.locator(".st-key-train_job_box").first
+    expect(box).to_be_visible(timeout=60_000)
+    expect(box.get_by_text("Epoch", exact=False).first).to_be_visible(timeout=120_000)  # training, live
+
+    page.reload()  # a new session on the same /train address: the session is gone, the job is not
+    page.locator(".st-key-train_start button").first.wait_for(timeout=90_000)
+    pick = page.locator(".st-key-train_job_pick input").first
+    expect(pick).to_have_value(re.compile("e2e quick run"), timeout=60_000)
+    expect(page.get_by_text("Recent jobs on this server")).to_be_visible()
+    expect(page.locator(".st-key-train_live_chart").first).to_be_visible()
+    use = page.locator(".st-key-train_use button").first
+    use.wait_for(timeout=240_000)  # the job finished, saved and measured while we watched
+    expect(box.get_by_text("Saved as", exact=False).first).to_be_visible()
+    use.click()
     picker = page.get_by_test_id("stSidebar").locator(".st-key-sidebar_model")
-    expect(picker.get_by_role("combobox").first).to_have_value(re.compile("e2e quick run"), timeout=240_000)
+    expect(picker.get_by_role("combobox").first).to_have_value(re.compile("e2e quick run · lenet1"), timeout=60_000)
 
     _nav(page, "Evaluate")
     page.locator(".st-key-eval_n").first.wait_for(timeout=60_000)

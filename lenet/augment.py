@@ -1,0 +1,179 @@
+"""Batched numpy/cv2 distortions that make an MNIST model read other writers and scanners.
+
+Every function takes a batch ``x`` of (N, H, W) float32 images in [0, 1] (white ink on black), a
+``numpy.random.Generator`` and a strength, and returns a new batch of the same shape and dtype, clipped to [0, 1].
+Strength 0 returns the batch unchanged; the same generator state gives the same result. They are vectorised over
+the batch (a 128-image batch costs a few milliseconds), so ``lenet.train`` can run them inside its input pipeline.
+
+- ``elastic``: Simard, Steinkraus & Platt (2003), "Best practices for convolutional neural networks applied to
+  visual document analysis": a random displacement field, smoothed by a Gaussian of ``ELASTIC_SIGMA`` px and scaled
+  by alpha, moves every pixel (34 at sigma 4 in the paper on 29x29 images).
+- ``slant``: horizontal shear, as writers lean their digits.
+- ``bold``: much thicker strokes (grey dilation by 3x3), beyond ``Augment.thickness``' one-pixel changes.
+- ``breaks``: small gaps cut into strokes (dry pens, faint pencil, thresholded scans).
+- ``resolution``: the digit rescanned small (down to ~8 px), sometimes binarised, then scaled back up, as
+  ``lenet.preprocess`` upscales a 16x16 binary scan or an 8x8 scan.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .config import Augment, MNIST_BOX
+
+ELASTIC_SIGMA = 4.0  # px: smoothness of the displacement field (Simard et al. used 4 at 29x29)
+RESCAN_SIDES = (8, 16)  # the digit's own side (px) after a low-resolution scan; MNIST digits are 20 px
+BINARISE_SHARE = 0.5  # of the rescanned digits, this share is also thresholded to black and white
+BREAK_SIDE = (1, 3)  # px: side of a cut square, inclusive range
+BREAKS_PER_DIGIT = (1, 2)  # cuts per broken digit, inclusive range
+
+
+def _check(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 3:
+        raise ValueError(f"expected a batch (N, H, W), got shape {x.shape}")
+    return x
+
+
+def _gauss_matrix(n: int, sigma: float) -> np.ndarray:
+    """(n, n) matrix that blurs a length-n signal with a Gaussian (rows renormalised at the borders)."""
+    i = np.arange(n, dtype=np.float32)
+    g = np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2)
+    return (g / g.sum(1, keepdims=True)).astype(np.float32)
+
+
+def remap(x: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """Sample every image at (row + dy, col + dx) by bilinear interpolation; outside the image is black.
+
+    Args:
+        x: (N, H, W) float32.
+        dy, dx: displacements in pixels, broadcastable to (N, H, W).
+
+    Returns:
+        (N, H, W) float32.
+    """
+    n, h, w = x.shape
+    rows, cols = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
+    sy = np.broadcast_to(rows + dy, x.shape).astype(np.float32)
+    sx = np.broadcast_to(cols + dx, x.shape).astype(np.float32)
+    # cv2.remap per image: ~10 us each, several times faster than gathering four corners in numpy.
+    out = np.empty_like(x)
+    for i in range(n):
+        out[i] = cv2.remap(x[i], sx[i], sy[i], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out
+
+
+def elastic(x: np.ndarray, rng: np.random.Generator, alpha: float, sigma: float = ELASTIC_SIGMA) -> np.ndarray:
+    """Simard et al.'s elastic distortion: uniform(-1, 1) fields, Gaussian-smoothed (sigma px), scaled by alpha."""
+    x = _check(x)
+    if alpha <= 0 or len(x) == 0:
+        return x.copy()
+    n, h, w = x.shape
+    gh, gw = _gauss_matrix(h, sigma), _gauss_matrix(w, sigma)
+    field = rng.uniform(-1, 1, size=(2, n, h, w)).astype(np.float32)
+    field = gh @ field @ gw.T  # separable Gaussian blur of every field at once
+    # Renormalised borders keep the field's size even at the edge, unlike zero padding.
+    return np.clip(remap(x, alpha * field[0], alpha * field[1]), 0.0, 1.0)
+
+
+def slant(x: np.ndarray, rng: np.random.Generator, max_shear: float) -> np.ndarray:
+    """Shear each image horizontally by a random factor in [-max_shear, max_shear] about its centre row."""
+    x = _check(x)
+    if max_shear <= 0 or len(x) == 0:
+        return x.copy()
+    n, h, w = x.shape
+    k = rng.uniform(-max_shear, max_shear, size=(n, 1, 1)).astype(np.float32)
+    rows = np.arange(h, dtype=np.float32)[None, :, None] - (h - 1) / 2
+    return np.clip(remap(x, np.zeros((1, 1, 1), np.float32), k * rows), 0.0, 1.0)
+
+
+def _shift_stack(x: np.ndarray, offsets) -> np.ndarray:
+    """(len(offsets), N, H, W): the batch shifted by each (dy, dx), black coming in at the borders."""
+    n, h, w = x.shape
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    return np.stack([p[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy, dx in offsets])
+
+
+_SQUARE3 = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+
+def bold(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """With probability p per image, dilate the strokes by a 3x3 square (about 2 px thicker)."""
+    x = _check(x)
+    if p <= 0 or len(x) == 0:
+        return x.copy()
+    pick = rng.random(len(x)) < p
+    out = x.copy()
+    if pick.any():
+        out[pick] = _shift_stack(x[pick], _SQUARE3).max(0)
+    return out
+
+
+def breaks(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """With probability p per image, cut 1-2 small squares (1-3 px) out of its strokes, centred on ink."""
+    x = _check(x)
+    if p <= 0 or len(x) == 0:
+        return x.copy()
+    n, h, w = x.shape
+    out = x.copy()
+    rows, cols = np.arange(h)[None, :, None], np.arange(w)[None, None, :]
+    for cut in range(BREAKS_PER_DIGIT[1]):
+        want = rng.random(n) < (p if cut < BREAKS_PER_DIGIT[0] else p / 2)
+        # A random ink pixel per image: the argmax of random scores on the ink.
+        score = rng.random((n, h, w), dtype=np.float32) * (out > 0.5)
+        flat = score.reshape(n, -1).argmax(1)
+        cy, cx = (flat // w)[:, None, None], (flat % w)[:, None, None]
+        side = rng.integers(BREAK_SIDE[0], BREAK_SIDE[1] + 1, size=(n, 1, 1))
+        y0, x0 = cy - (side - 1) // 2, cx - (side - 1) // 2
+        box = (rows >= y0) & (rows < y0 + side) & (cols >= x0) & (cols < x0 + side)
+        has_ink = score.reshape(n, -1).max(1) > 0
+        out[box & (want & has_ink)[:, None, None]] = 0.0
+    return out
+
+
+def resolution(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """With probability p per image, rescan the digit at 8-16 px (of MNIST's 20), binarise half of those at a
+    random threshold, and scale back up (bilinear, as ``lenet.preprocess.fit`` upscales small scans)."""
+    x = _check(x)
+    if p <= 0 or len(x) == 0:
+        return x.copy()
+    n, h, w = x.shape
+    out = x.copy()
+    idx = np.flatnonzero(rng.random(n) < p)
+    sides = rng.integers(RESCAN_SIDES[0], RESCAN_SIDES[1] + 1, size=len(idx))
+    binar = rng.random(len(idx)) < BINARISE_SHARE
+    cuts = rng.uniform(0.3, 0.6, size=len(idx))
+    for i, side, b, t in zip(idx, sides, binar, cuts):
+        s = max(2, int(round(side * h / MNIST_BOX)))  # the whole 28x28 frame at the digit's new scale
+        small = cv2.resize(x[i], (s, s), interpolation=cv2.INTER_AREA)
+        if b:
+            small = (small >= t).astype(np.float32)
+        out[i] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0)
+
+
+def is_active(aug: Augment) -> bool:
+    """Whether any of this module's distortions is switched on in ``aug``."""
+    return any((aug.elastic, aug.slant, aug.bold, aug.breaks, aug.resolution))
+
+
+def apply(x: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
+    """All of this module's distortions that ``aug`` switches on, in the order a page goes through them:
+    the writer's hand (elastic, slant), the pen (bold, breaks), then the scanner (resolution).
+
+    Args:
+        x: (N, H, W) or (N, H, W, 1) float32 in [0, 1].
+        rng: the generator to draw from.
+        aug: the strengths (``Augment.elastic``, ``slant``, ``bold``, ``breaks``, ``resolution``).
+
+    Returns:
+        An array of ``x``'s shape, float32 in [0, 1].
+    """
+    arr = np.asarray(x, dtype=np.float32)
+    y = _check(arr.reshape(arr.shape[:3]))
+    y = elastic(y, rng, aug.elastic)
+    y = slant(y, rng, aug.slant)
+    y = bold(y, rng, aug.bold)
+    y = breaks(y, rng, aug.breaks)
+    y = resolution(y, rng, aug.resolution)
+    return y.reshape(arr.shape)

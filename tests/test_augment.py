@@ -1,0 +1,86 @@
+"""lenet.augment: every distortion keeps shape, dtype and range, changes the digit, is the identity at strength 0,
+and is reproducible from its generator's seed."""
+import numpy as np
+import pytest
+
+from lenet import augment
+from lenet.config import Augment, TrainConfig
+
+STRENGTHS = {"elastic": 34.0, "slant": 0.4, "bold": 1.0, "breaks": 1.0, "resolution": 1.0}
+
+
+@pytest.fixture(scope="module")
+def batch(mnist):
+    return mnist.x_train[:32].astype(np.float32) / 255.0
+
+
+@pytest.mark.parametrize("name", list(STRENGTHS))
+def test_shape_dtype_range_and_change(batch, name):
+    fn = getattr(augment, name)
+    out = fn(batch, np.random.default_rng(0), STRENGTHS[name])
+    assert out.shape == batch.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    changed = np.abs(out - batch).reshape(len(batch), -1).max(1) > 0.05
+    assert changed.mean() > 0.9  # (almost) every digit is visibly distorted at full strength
+    assert (out.reshape(len(out), -1).max(1) > 0.5).all()  # ...and still has ink
+
+
+def test_input_never_modified(batch):
+    before = batch.copy()
+    augment.apply(batch, np.random.default_rng(0), Augment(**STRENGTHS))
+    assert np.array_equal(batch, before)
+
+
+@pytest.mark.parametrize("name", list(STRENGTHS))
+def test_identity_at_zero_and_deterministic(batch, name):
+    fn = getattr(augment, name)
+    assert np.array_equal(fn(batch, np.random.default_rng(0), 0.0), batch)
+    strength = STRENGTHS[name] / 2  # bold at probability 1 has nothing left to draw
+    a = fn(batch, np.random.default_rng(7), strength)
+    b = fn(batch, np.random.default_rng(7), strength)
+    c = fn(batch, np.random.default_rng(8), strength)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_what_each_does(batch):
+    rng = np.random.default_rng(0)
+    ink = batch.sum()
+    assert augment.bold(batch, rng, 1.0).sum() > 1.5 * ink  # thicker strokes: much more ink
+    assert augment.breaks(batch, rng, 1.0).sum() < ink  # gaps: less ink
+    low = augment.resolution(batch, rng, 1.0)
+    assert np.abs(low.sum() - ink) < 0.3 * ink  # a rescan keeps the digit's size and weight roughly
+    # A pure shear moves the top and bottom rows sideways but keeps the middle row's ink where it was.
+    bars = np.zeros((8, 28, 28), np.float32)
+    bars[:, 4:24, 13:15] = 1.0  # vertical bars
+    sheared = augment.slant(bars, np.random.default_rng(1), 0.5)
+    cols = np.arange(28)
+    top, bottom = (sheared[:, r] @ cols / sheared[:, r].sum(1) for r in (5, 22))
+    middle = sheared[:, 14] @ cols / sheared[:, 14].sum(1)
+    assert np.abs(top - bottom).max() > 3 and np.allclose(middle, 13.5, atol=0.6)
+
+
+def test_remap_zero_displacement_is_identity(batch):
+    z = np.zeros_like(batch)
+    assert np.allclose(augment.remap(batch, z, z), batch, atol=1e-6)
+
+
+def test_apply_follows_the_config(batch):
+    rng = np.random.default_rng(0)
+    assert np.array_equal(augment.apply(batch, rng, Augment(rotation=10)), batch)  # not this module's
+    x4 = batch[..., None]
+    out = augment.apply(x4, rng, Augment(**STRENGTHS))
+    assert out.shape == x4.shape and out.dtype == np.float32 and not np.array_equal(out, x4)
+    assert augment.is_active(Augment(slant=0.1)) and not augment.is_active(Augment(rotation=5))
+    assert Augment(breaks=0.1).active
+
+
+def test_new_fields_keep_old_config_digests():
+    """Configs without the new distortions serialise exactly as before (config_key of stored runs is stable)."""
+    from lenet.store import config_key
+
+    d = TrainConfig().to_dict()
+    assert set(d["augment"]) == {"rotation", "shift", "zoom", "thickness"}
+    assert config_key(TrainConfig()) == config_key(TrainConfig.from_dict(d))
+    cfg = TrainConfig(augment=Augment(elastic=20, slant=0.2))
+    assert cfg.to_dict()["augment"]["elastic"] == 20
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
