@@ -27,6 +27,7 @@ MAX_PAGE_SIDE = 1600  # the flattened page is kept at most this big (segment wor
 MIN_PAGE_AREA = 0.08  # a "page" smaller than this fraction of the photo is a bright object, not the sheet
 PAGE_CONTRAST = 0.72  # the table around a page is darker than this fraction of the page
 PAGE_INSET = 0.01  # the found corners are pulled in by this fraction so no sliver of table stays on the page
+DESKEW_RANGE = (3.0, 20.0)  # rows tilted by this many degrees are levelled (less: the rows and the model cope)
 ASPECT_DOUBT = 0.15  # digits' median height/width within 1 +- this: the boxes cannot tell upright from sideways
 ORIENT_MARGIN = 0.15  # a turn must raise the mean log-confidence by this much to beat "as stored"
 SHEET_MIN_DIGITS = 3  # several digit-like blobs make a sheet
@@ -180,6 +181,7 @@ def _upright(even: np.ndarray, classify: segment.Classifier, style: str, pad_sca
         page = even if base == 0 else np.ascontiguousarray(np.rot90(even, 1))
         if base:
             rows, ink = segment.find_digits_and_ink(page, polarity=pp.DARK_ON_LIGHT)
+        page, rows, ink = _deskew(page, rows, ink)
         read = _read(page, rows, classify, style, pad_scale)
         s_as_is, s_turned = _confidence(read, classify)
         scores[base] = (s_as_is, page, read, ink)
@@ -193,6 +195,21 @@ def _upright(even: np.ndarray, classify: segment.Classifier, style: str, pad_sca
         rows, ink = segment.find_digits_and_ink(page, polarity=pp.DARK_ON_LIGHT)
         read = _read(page, rows, classify, style, pad_scale)
     return page, turn, read, ink
+
+
+def _deskew(page: np.ndarray, rows: list[list[segment.Box]], ink: np.ndarray
+            ) -> tuple[np.ndarray, list[list[segment.Box]], np.ndarray]:
+    """Level a page whose rows are tilted by a few degrees (a scan fed askew, a photo taken at a slant), so the
+    digits stand upright in their crops; the digits are found again on the levelled page."""
+    angle = np.degrees(segment.tilt([b for row in rows for b in row]))
+    if not DESKEW_RANGE[0] <= abs(angle) <= DESKEW_RANGE[1]:
+        return page, rows, ink
+    h, w = page.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), float(angle), 1.0)
+    level = cv2.warpAffine(page, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=255)
+    rows, ink = segment.find_digits_and_ink(level, polarity=pp.DARK_ON_LIGHT)
+    return level, rows, ink
 
 
 def _read(page: np.ndarray, rows: list[list[segment.Box]], classify: segment.Classifier, style: str,

@@ -195,22 +195,12 @@ def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
 
 
 def _rows(boxes: list[Box]) -> list[list[Box]]:
-    """Group boxes into rows (reading order), tolerant of a tilted page: the tilt is measured from each box's
-    nearest right-hand neighbour and undone before rows are split at gaps in the vertical position."""
+    """Group boxes into rows (reading order), tolerant of a tilted page: the tilt is undone, the page split into
+    columns at wide empty gutters, and each column's rows chained box to box."""
     a = np.array(boxes, np.float64)
     cx, cy = a[:, 0] + a[:, 2] / 2, a[:, 1] + a[:, 3] / 2
     h_med = float(np.median(a[:, 3]))
-    angle = 0.0
-    if len(boxes) >= 3:
-        dx = cx[None, :] - cx[:, None]
-        dy = cy[None, :] - cy[:, None]
-        cand = (dx > 0.3 * h_med) & (dx < 4 * h_med) & (np.abs(dy) < 0.6 * h_med)
-        dxm = np.where(cand, dx, np.inf)
-        j = np.argmin(dxm, axis=1)
-        has = np.isfinite(dxm[np.arange(len(boxes)), j])
-        if has.sum() >= 2:
-            angles = np.arctan2(dy[np.arange(len(boxes)), j][has], dx[np.arange(len(boxes)), j][has])
-            angle = float(np.median(angles))
+    angle = tilt(boxes)
     c, s = math.cos(angle), math.sin(angle)
     u = c * cx + s * cy  # along the rows
     v = -s * cx + c * cy  # across the rows
@@ -218,6 +208,26 @@ def _rows(boxes: list[Box]) -> list[list[Box]]:
     for col in _columns(u, a[:, 2], h_med):
         out.extend([boxes[i] for i in r] for r in _chain_rows(col, u, v, a[:, 3]))
     return out
+
+
+def tilt(boxes: list[Box]) -> float:
+    """The page's tilt in radians (positive: rows fall to the right), from each box's nearest right-hand
+    neighbour in its row; 0 with fewer than three boxes."""
+    if len(boxes) < 3:
+        return 0.0
+    a = np.array(boxes, np.float64)
+    cx, cy = a[:, 0] + a[:, 2] / 2, a[:, 1] + a[:, 3] / 2
+    h_med = float(np.median(a[:, 3]))
+    dx = cx[None, :] - cx[:, None]
+    dy = cy[None, :] - cy[:, None]
+    cand = (dx > 0.3 * h_med) & (dx < 4 * h_med) & (np.abs(dy) < 0.6 * h_med)
+    dxm = np.where(cand, dx, np.inf)
+    j = np.argmin(dxm, axis=1)
+    idx = np.arange(len(boxes))
+    has = np.isfinite(dxm[idx, j])
+    if has.sum() < 2:
+        return 0.0
+    return float(np.median(np.arctan2(dy[idx, j][has], dx[idx, j][has])))
 
 
 def _columns(u: np.ndarray, w: np.ndarray, h_ref: float) -> list[np.ndarray]:
