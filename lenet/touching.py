@@ -23,6 +23,8 @@ SPLIT_GAIN = 0.25  # parts must beat the whole's log-confidence by this much on 
 MIN_PART = 0.4  # each part is at least this many typical digit widths wide
 MAX_PARTS = 3  # a box is cut in at most this many digits
 MAX_VALLEYS = 6  # cuts are chosen among this many deepest valleys of the ink's column profile
+PARTS_SURE = 0.85  # parts of a box narrower than SURE_WIDE must be read this sure (geometric mean)
+PARTS_SURE_WIDE = 0.6  # ... and of a SURE_WIDE box
 SURE = 0.9  # a whole read at least this sure stays whole unless it is SURE_WIDE
 
 
@@ -78,7 +80,10 @@ def split_touching(grey: np.ndarray, rows: list[list[Box]], confidence: dict[Box
         gain = score[k + best] - whole
         # Twice a digit's width is most likely two digits: the parts need only read about as well as the whole.
         # Narrower, the parts must read clearly better than the whole.
-        if gain > (-WIDE_TOLERANCE if b[2] >= SURE_WIDE * w_ref else SPLIT_GAIN):
+        # Either way the parts must read well in themselves: a weak model, unsure of everything, splits nothing.
+        wide = b[2] >= SURE_WIDE * w_ref
+        if (gain > (-WIDE_TOLERANCE if wide else SPLIT_GAIN)
+                and score[k + best] >= np.log(PARTS_SURE_WIDE if wide else PARTS_SURE)):
             choice[b] = cands[best]
         k += len(cands)
     return choice
