@@ -20,7 +20,7 @@ Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the image given
 Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) float32 -> (N, 10) probabilities
 
 WORK_SIDE = 1600  # pages are searched at most this big: 500 digits still get ~40 px each
-CROP_SIDE = 112  # crops are read at most this big (the digit ~80 px, four times the 20 px the model sees)
+CROP_SIDE = 128  # crops are cut at most this big (the digit ~90 px, four times the 20 px the model sees)
 CROP_MARGIN = 0.2  # crops keep this fraction of the digit's longer side as margin on every side
 COLUMN_GAP = 3.0  # an empty gutter this many digit heights wide splits a page into columns read one by one
 
@@ -68,7 +68,7 @@ def crop_digits(grey: np.ndarray, rows: list[list[Box]], margin: float = CROP_MA
         margin: margin on every side, as a fraction of the box's longer side.
 
     Returns:
-        crops[r][c]: (h, w) uint8, same polarity as the page.
+        crops[r][c]: (h, w) uint8, same polarity as the page, longer side at most CROP_SIDE (shrunk if bigger).
     """
     g = to_grey(grey)
     H, W = g.shape
@@ -96,7 +96,7 @@ def crop_digits(grey: np.ndarray, rows: list[list[Box]], margin: float = CROP_MA
                 paint = others & ~own
                 free = ~others & ~own
                 c[paint] = np.uint8(np.median(c[free])) if free.any() else np.uint8(np.median(c))
-            crops.append(c)
+            crops.append(_shrink(c))
         out.append(crops)
     return out
 
@@ -143,7 +143,7 @@ def read_digits(grey: np.ndarray, rows: list[list[Box]], classify: Classifier, s
     """
     if not rows:
         return []
-    crops = [[shrink(c) for c in row] for row in crop_digits(grey, rows)]
+    crops = crop_digits(grey, rows)
     pres = [[pp.preprocess(c, style, pad_scale, polarity=polarity) for c in row] for row in crops]
     xs = np.stack([p.x for row in pres for p in row]).astype(np.float32)
     probs = np.asarray(classify(xs), dtype=np.float32).reshape(len(xs), -1)
@@ -317,7 +317,7 @@ def _join_close_in_rows(rows: list[list[Box]], mask: np.ndarray) -> list[list[Bo
     return out
 
 
-def shrink(c: np.ndarray) -> np.ndarray:
+def _shrink(c: np.ndarray) -> np.ndarray:
     """A crop bigger than CROP_SIDE is shrunk to it: the model sees 20 px, and cleaning a big crop is slow."""
     h, w = c.shape
     f = CROP_SIDE / max(h, w)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from lenet import preprocess as pp
-from lenet.segment import crop_digits, shrink
+from lenet.segment import crop_digits
 
 Box = tuple[int, int, int, int]
 Classifier = Callable[[np.ndarray], np.ndarray]
@@ -124,4 +124,4 @@ def _candidates(grey: np.ndarray, box: Box, w_ref: float, polarity: str) -> list
 
 
 def _crops(grey: np.ndarray, parts: list[Box]) -> list[np.ndarray]:
-    return [shrink(c) for c in crop_digits(grey, [parts])[0]]
+    return crop_digits(grey, [parts])[0]
