@@ -230,7 +230,8 @@ def cmd_read_sheet(args) -> int:
     if args.json:
         print(json.dumps({"orientation": reading.orientation, "is_sheet": reading.is_sheet,
                           "grid": list(reading.grid) if reading.grid else None,
-                          "rows": [[{"box": [int(v) for v in d["box"]], "digit": int(d["digit"]),
+                          "rows": [[{"box": [int(v) for v in d["box"]],
+                                     "digit": None if d["empty"] else int(d["digit"]),
                                      "confidence": round(float(d["confidence"]), 6),
                                      "doubtful": bool(d["doubtful"])} for d in row] for row in rows]}))
     elif not rows:
@@ -238,8 +239,8 @@ def cmd_read_sheet(args) -> int:
     else:
         print(f"orientation: {reading.orientation}° (the page as stored, turned counter-clockwise to read it)")
         for row in rows:
-            # A doubtful digit is followed by "?" so a reader knows which ones to check.
-            print("".join(f"{d['digit']}{'?' if d['doubtful'] else ''}" for d in row))
+            # A doubtful digit is followed by "?" so a reader knows which ones to check; "." is an empty cell.
+            print("".join("." if d["empty"] else f"{d['digit']}{'?' if d['doubtful'] else ''}" for d in row))
     return 0
 
 

@@ -20,7 +20,7 @@ Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the image given
 Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) float32 -> (N, 10) probabilities
 
 WORK_SIDE = 1600  # pages are searched at most this big: 500 digits still get ~40 px each
-CROP_SIDE = 112  # crops are read at most this big (the digit ~80 px, four times the 20 px the model sees)
+CROP_SIDE = 128  # crops are cut at most this big (the digit ~90 px, four times the 20 px the model sees)
 CROP_MARGIN = 0.2  # crops keep this fraction of the digit's longer side as margin on every side
 COLUMN_GAP = 3.0  # an empty gutter this many digit heights wide splits a page into columns read one by one
 
@@ -68,7 +68,7 @@ def crop_digits(grey: np.ndarray, rows: list[list[Box]], margin: float = CROP_MA
         margin: margin on every side, as a fraction of the box's longer side.
 
     Returns:
-        crops[r][c]: (h, w) uint8, same polarity as the page.
+        crops[r][c]: (h, w) uint8, same polarity as the page, longer side at most CROP_SIDE (shrunk if bigger).
     """
     g = to_grey(grey)
     H, W = g.shape
@@ -96,7 +96,7 @@ def crop_digits(grey: np.ndarray, rows: list[list[Box]], margin: float = CROP_MA
                 paint = others & ~own
                 free = ~others & ~own
                 c[paint] = np.uint8(np.median(c[free])) if free.any() else np.uint8(np.median(c))
-            crops.append(c)
+            crops.append(_shrink(c))
         out.append(crops)
     return out
 
@@ -143,7 +143,7 @@ def read_digits(grey: np.ndarray, rows: list[list[Box]], classify: Classifier, s
     """
     if not rows:
         return []
-    crops = [[shrink(c) for c in row] for row in crop_digits(grey, rows)]
+    crops = crop_digits(grey, rows)
     pres = [[pp.preprocess(c, style, pad_scale, polarity=polarity) for c in row] for row in crops]
     xs = np.stack([p.x for row in pres for p in row]).astype(np.float32)
     probs = np.asarray(classify(xs), dtype=np.float32).reshape(len(xs), -1)
@@ -195,22 +195,12 @@ def _boxes_with_kernel(p: np.ndarray, k: int) -> tuple[list[Box], np.ndarray]:
 
 
 def _rows(boxes: list[Box]) -> list[list[Box]]:
-    """Group boxes into rows (reading order), tolerant of a tilted page: the tilt is measured from each box's
-    nearest right-hand neighbour and undone before rows are split at gaps in the vertical position."""
+    """Group boxes into rows (reading order), tolerant of a tilted page: the tilt is undone, the page split into
+    columns at wide empty gutters, and each column's rows chained box to box."""
     a = np.array(boxes, np.float64)
     cx, cy = a[:, 0] + a[:, 2] / 2, a[:, 1] + a[:, 3] / 2
     h_med = float(np.median(a[:, 3]))
-    angle = 0.0
-    if len(boxes) >= 3:
-        dx = cx[None, :] - cx[:, None]
-        dy = cy[None, :] - cy[:, None]
-        cand = (dx > 0.3 * h_med) & (dx < 4 * h_med) & (np.abs(dy) < 0.6 * h_med)
-        dxm = np.where(cand, dx, np.inf)
-        j = np.argmin(dxm, axis=1)
-        has = np.isfinite(dxm[np.arange(len(boxes)), j])
-        if has.sum() >= 2:
-            angles = np.arctan2(dy[np.arange(len(boxes)), j][has], dx[np.arange(len(boxes)), j][has])
-            angle = float(np.median(angles))
+    angle = tilt(boxes)
     c, s = math.cos(angle), math.sin(angle)
     u = c * cx + s * cy  # along the rows
     v = -s * cx + c * cy  # across the rows
@@ -218,6 +208,26 @@ def _rows(boxes: list[Box]) -> list[list[Box]]:
     for col in _columns(u, a[:, 2], h_med):
         out.extend([boxes[i] for i in r] for r in _chain_rows(col, u, v, a[:, 3]))
     return out
+
+
+def tilt(boxes: list[Box]) -> float:
+    """The page's tilt in radians (positive: rows fall to the right), from each box's nearest right-hand
+    neighbour in its row; 0 with fewer than three boxes."""
+    if len(boxes) < 3:
+        return 0.0
+    a = np.array(boxes, np.float64)
+    cx, cy = a[:, 0] + a[:, 2] / 2, a[:, 1] + a[:, 3] / 2
+    h_med = float(np.median(a[:, 3]))
+    dx = cx[None, :] - cx[:, None]
+    dy = cy[None, :] - cy[:, None]
+    cand = (dx > 0.3 * h_med) & (dx < 4 * h_med) & (np.abs(dy) < 0.6 * h_med)
+    dxm = np.where(cand, dx, np.inf)
+    j = np.argmin(dxm, axis=1)
+    idx = np.arange(len(boxes))
+    has = np.isfinite(dxm[idx, j])
+    if has.sum() < 2:
+        return 0.0
+    return float(np.median(np.arctan2(dy[idx, j][has], dx[idx, j][has])))
 
 
 def _columns(u: np.ndarray, w: np.ndarray, h_ref: float) -> list[np.ndarray]:
@@ -307,7 +317,7 @@ def _join_close_in_rows(rows: list[list[Box]], mask: np.ndarray) -> list[list[Bo
     return out
 
 
-def shrink(c: np.ndarray) -> np.ndarray:
+def _shrink(c: np.ndarray) -> np.ndarray:
     """A crop bigger than CROP_SIDE is shrunk to it: the model sees 20 px, and cleaning a big crop is slow."""
     h, w = c.shape
     f = CROP_SIDE / max(h, w)

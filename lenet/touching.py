@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from lenet import preprocess as pp
-from lenet.segment import crop_digits, shrink
+from lenet.segment import crop_digits
 
 Box = tuple[int, int, int, int]
 Classifier = Callable[[np.ndarray], np.ndarray]
@@ -23,41 +23,48 @@ SPLIT_GAIN = 0.25  # parts must beat the whole's log-confidence by this much on 
 MIN_PART = 0.4  # each part is at least this many typical digit widths wide
 MAX_PARTS = 3  # a box is cut in at most this many digits
 MAX_VALLEYS = 6  # cuts are chosen among this many deepest valleys of the ink's column profile
+PARTS_SURE = 0.85  # parts of a box narrower than SURE_WIDE must be read this sure (geometric mean)
+PARTS_SURE_WIDE = 0.6  # ... and of a SURE_WIDE box
 SURE = 0.9  # a whole read at least this sure stays whole unless it is SURE_WIDE
 
 
-def split_touching(grey: np.ndarray, rows: list[list[Box]], classify: Classifier, style: str = pp.DEFAULT_STYLE,
-                   pad_scale: float = pp.DEFAULT_PAD_SCALE, *, polarity: str = pp.DARK_ON_LIGHT
-                   ) -> list[list[Box]]:
-    """Split boxes that hold touching digits, when the model agrees (one classify call for all candidates).
+def split_touching(grey: np.ndarray, rows: list[list[Box]], confidence: dict[Box, float], classify: Classifier,
+                   style: str = pp.DEFAULT_STYLE, pad_scale: float = pp.DEFAULT_PAD_SCALE, *,
+                   polarity: str = pp.DARK_ON_LIGHT) -> dict[Box, list[Box]]:
+    """Which boxes hold touching digits, and where to cut them (one classify call for all candidates).
+
+    Only boxes wider than the page's digits are tried, and of those only the ones the model read unsure of,
+    or that are twice a digit's width.
 
     Args:
         grey: (H, W) uint8 page the boxes refer to.
         rows: digit boxes in reading order.
+        confidence: box -> the model's confidence in the box read whole.
         classify, style, pad_scale: as for ``segment.read_sheet``.
         polarity: the page's polarity.
 
     Returns:
-        rows with each split box replaced by its parts, left to right.
+        box -> its parts left to right, for the boxes to split.
     """
     flat = [b for row in rows for b in row]
     if len(flat) < 3:
-        return rows
+        return {}
     a = np.array(flat, np.float64)
     normal = a[:, 2] >= 0.4 * a[:, 3]  # a 1 says nothing about how wide digits are
     if normal.sum() < 2:
-        return rows
+        return {}
     w_ref = float(np.median(a[normal, 2]))
     tries: dict[Box, list[list[Box]]] = {}
     for b in flat:
-        if b[2] >= WIDE * w_ref and b[2] >= (0.6 if b[2] >= SURE_WIDE * w_ref else 0.8) * b[3]:
+        sure_wide = b[2] >= SURE_WIDE * w_ref
+        if (b[2] >= WIDE * w_ref and b[2] >= (0.6 if sure_wide else 0.8) * b[3]
+                and (sure_wide or confidence.get(b, 0.0) < SURE)):
             cands = _candidates(grey, b, w_ref, polarity)
             if cands:
                 tries[b] = cands
     if not tries:
-        return rows
-    # One batch: each wide box whole, then every part of every candidate.
-    groups = [[b] for b in tries] + [parts for cands in tries.values() for parts in cands]
+        return {}
+    groups = [parts for cands in tries.values() for parts in cands]
     crops = [c for parts in groups for c in _crops(grey, parts)]
     xs = np.stack([pp.preprocess(c, style, pad_scale, polarity=polarity).x for c in crops]).astype(np.float32)
     logc = np.log(np.clip(np.asarray(classify(xs), np.float32).max(axis=1), 1e-6, 1.0))
@@ -66,17 +73,20 @@ def split_touching(grey: np.ndarray, rows: list[list[Box]], classify: Classifier
         score.append(float(logc[i:i + len(parts)].mean()))
         i += len(parts)
     choice: dict[Box, list[Box]] = {}
-    k = len(tries)
-    for n, (b, cands) in enumerate(tries.items()):
-        whole = score[n]
+    k = 0
+    for b, cands in tries.items():
+        whole = float(np.log(max(confidence.get(b, 0.0), 1e-6)))
         best = max(range(len(cands)), key=lambda j: score[k + j])
         gain = score[k + best] - whole
         # Twice a digit's width is most likely two digits: the parts need only read about as well as the whole.
-        # Narrower, the parts must read clearly better than a whole the model is unsure of.
-        if (gain > -WIDE_TOLERANCE if b[2] >= SURE_WIDE * w_ref else gain > SPLIT_GAIN and whole < np.log(SURE)):
+        # Narrower, the parts must read clearly better than the whole.
+        # Either way the parts must read well in themselves: a weak model, unsure of everything, splits nothing.
+        wide = b[2] >= SURE_WIDE * w_ref
+        if (gain > (-WIDE_TOLERANCE if wide else SPLIT_GAIN)
+                and score[k + best] >= np.log(PARTS_SURE_WIDE if wide else PARTS_SURE)):
             choice[b] = cands[best]
         k += len(cands)
-    return [[p for b in row for p in choice.get(b, [b])] for row in rows]
+    return choice
 
 
 def _candidates(grey: np.ndarray, box: Box, w_ref: float, polarity: str) -> list[list[Box]]:
@@ -114,4 +124,4 @@ def _candidates(grey: np.ndarray, box: Box, w_ref: float, polarity: str) -> list
 
 
 def _crops(grey: np.ndarray, parts: list[Box]) -> list[np.ndarray]:
-    return [shrink(c) for c in crop_digits(grey, [parts])[0]]
+    return crop_digits(grey, [parts])[0]

@@ -158,3 +158,16 @@ def test_single_digit_is_a_page_with_one_box(classify):
 def test_blank_page_reads_nothing(classify):
     r = read_page(on_paper(np.zeros((300, 400), np.uint8), shadow=0.5), classify)
     assert r.rows == [] and not r.is_sheet and list(r.stages) == STAGES
+
+
+def test_a_tilted_scan_is_levelled(digits, classify):
+    """A page fed askew (6 degrees): the page the boxes refer to is level, every digit read in its row."""
+    page, labels, _ = make_sheet(*digits, seed=8, rows=3, rotate=6.0, shadow=False, **SMALL)
+    r = read_page(page, classify)
+    assert [len(row) for row in r.rows] == [len(row) for row in labels]
+    for row in r.rows:
+        cy = [d["box"][1] + d["box"][3] / 2 for d in row]
+        cx = [d["box"][0] + d["box"][2] / 2 for d in row]
+        slope = np.polyfit(cx, cy, 1)[0]
+        assert abs(np.degrees(np.arctan(slope))) < 1.5
+    assert digits_right(r.rows, labels) >= 0.9
