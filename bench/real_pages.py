@@ -17,31 +17,23 @@ import csv
 import statistics
 import time
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from lenet.config import SAMPLE_SHEET
 from lenet.data import load_mnist
-from lenet.infer import make_classifier
+from lenet.infer import load_serving, make_classifier
 from lenet.io import decode_image
 from lenet.sheet import CONDITIONS, make_sheet
-from lenet.store import load_model
+from lenet.page import read_page
 
 DEVSET = Path(__file__).resolve().parents[2] / "shared" / "devset"  # beside the checkout, never in the project
 
 
-def page_reader() -> tuple[str, Callable]:
-    """The app's way to read a page: ``lenet.page.read_page`` once it exists, else ``lenet.segment.read_sheet``.
-    Returns (name, read) with read(image, classify) -> rows of digit dicts."""
-    try:
-        from lenet.page import read_page
-    except ImportError:
-        from lenet.segment import read_sheet
-
-        return "lenet.segment.read_sheet", lambda image, classify: read_sheet(image, classify)
-    return "lenet.page.read_page", lambda image, classify: read_page(image, classify).rows
+def read(image, classify) -> list[list[dict]]:
+    """The app's way to read a page (``lenet.page.read_page``): rows of digit dicts."""
+    return read_page(image, classify).rows
 
 
 def digits_of(rows: list[list[dict]]) -> list[list[int]]:
@@ -120,7 +112,7 @@ def bench_devset(root: Path, read, classify) -> None:
             truth[rec["file"]] = [[int(ch) for ch in row] for row in rec["rows"].split("|")]
     for group, pattern, target in (("sticky photos", "photo_*.jpg", 97), ("sticky sheets", "sheet_*.png", 97)):
         files = sorted(notes.glob(pattern))
-        pages = [(truth[p.name], digits_of(read(decode_image(p), classify))) for p in files]
+        pages = [(truth[p.name], digits_of(read(decode_image(p, colour=True), classify))) for p in files]
         n, acc, missed = score(pages)
         flag = "" if acc >= target else "   < target"
         print(f"{group:22s} {len(files):3d} pages {n:5d} digits {acc:6.1f} %  found {n - missed}/{n}{flag}")
@@ -133,7 +125,7 @@ def bench_devset(root: Path, read, classify) -> None:
             t = [[int(v) for v in line.split()] for line in p.with_suffix(".dat").read_text().splitlines()[2:]
                  if line.strip()]
             cells += 81
-            rows = fn(decode_image(p)) or []
+            rows = fn(decode_image(p, colour=True)) or []
             if len(rows) == 9 and all(len(r) == 9 for r in rows):  # cell by cell
                 right += sum(d["digit"] == v for r, tr in zip(rows, t) for d, v in zip(r, tr))
             else:  # not read as a 9x9 grid: digits right in reading order
@@ -152,7 +144,7 @@ def bench_time(read, classify, images, labels) -> None:
         wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
         return f"{wall:.2f} s (cpu {cpu:.2f} s)"
 
-    sheet = decode_image(SAMPLE_SHEET)
+    sheet = decode_image(SAMPLE_SHEET, colour=True)
     print(f"read time: 150-digit sample sheet {timed(sheet)} (target <= 2 s)", end="; ")
     photo, _, _ = make_sheet(images, labels, seed=1, condition="perspective")
     photo = cv2.resize(photo, (3000, 4000), interpolation=cv2.INTER_CUBIC)  # 12 MP, as a phone takes it
@@ -175,11 +167,10 @@ def main() -> None:
     ap.add_argument("--no-devset", action="store_true")
     ap.add_argument("--no-time", action="store_true")
     args = ap.parse_args()
-    classify = make_classifier(load_model(args.model))
-    name, read = page_reader()
+    classify = make_classifier(load_serving(args.model))
     test = load_mnist()
     images, labels = test.x_test, test.y_test
-    print(f"model {args.model}, style mnist, pages read by {name}")
+    print(f"model {args.model}, style mnist, pages read by lenet.page.read_page")
     bench_conditions(read, classify, images, labels, args.rows, args.seeds, args.conditions.split(","))
     root = Path(args.devset)
     if args.no_devset:

@@ -54,10 +54,10 @@ def test_choosing_a_corrupt_run_in_the_picker(app, store_run):
     """A user picks a run whose model file was damaged after it was listed: a message, then the shipped model"""
     shipped = str(config.DEFAULT_MODEL_DIR)
     app.session_state["active_model"] = shipped
+    app.session_state["session_runs"] = [str(store_run.path)]  # trained in this session: listed without opting in
     app.run()
     assert not app.exception and app.session_state["active_model"] == shipped
     (store_run.path / "model.keras").write_bytes(b"\x00garbage" * 100)
-    app.sidebar.checkbox(key="sidebar_show_others").check().run()  # the run is not this session's: opt in
     picker = _picker(app)
     picker.select_index([o.split(" · ")[0] for o in picker.options].index(store_run.name))  # labels shown
     _whole_app(app)
