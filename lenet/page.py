@@ -26,6 +26,7 @@ FIND_SIDE = 480  # the page is looked for on a copy this big
 MAX_PAGE_SIDE = 1600  # the flattened page is kept at most this big (segment works at 1600 px anyway)
 MIN_PAGE_AREA = 0.08  # a "page" smaller than this fraction of the photo is a bright object, not the sheet
 PAGE_CONTRAST = 0.72  # the table around a page is darker than this fraction of the page
+RIM = 0.025  # a found page's outer band (fraction of its shorter side): its rim, never a whole digit
 PAGE_INSET = 0.01  # the found corners are pulled in by this fraction so no sliver of table stays on the page
 DESKEW_RANGE = (3.0, 20.0)  # rows tilted by this many degrees are levelled (less: the rows and the model cope)
 ASPECT_DOUBT = 0.15  # digits' median height/width within 1 +- this: the boxes cannot tell upright from sideways
@@ -77,6 +78,8 @@ def read_page(image: np.ndarray, classify: segment.Classifier, style: str = DEFA
     even = even_light(flat)
     stages["light evened"] = even
     page, turn, read, ink = _upright(even, classify, style, pad_scale)
+    if quad is not None:
+        read = _without_rim(read, page.shape)
     # A form (a sudoku, a row of boxes) is read cell by cell, in the order of its cells (``lenet.grid``).
     grid = None
     # The grid reader finds and flattens the grid itself and cleans each cell, and does best on the photo as
@@ -266,6 +269,21 @@ def draw_boxes(grey: np.ndarray, read: list[list[dict]]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------- internals
+def _without_rim(read: list[list[dict]], shape: tuple[int, ...]) -> list[list[dict]]:
+    """Drop boxes centred in the outer band of a found, flattened page: the paper's rim or a sliver of table the
+    corners missed (a digit centred that close to the paper's edge would be half off the paper)."""
+    H, W = shape[:2]
+    m = RIM * min(H, W)
+
+    def rim(d: dict) -> bool:
+        x, y, w, h = d["box"]
+        cx, cy = x + w / 2, y + h / 2
+        return cx >= W - m or cx <= m or cy >= H - m or cy <= m
+
+    rows = [[d for d in row if not rim(d)] for row in read]
+    return [row for row in rows if row]
+
+
 def _count_digits(read: list[list[dict]]) -> int:
     return sum(not d["empty"] for row in read for d in row)
 

@@ -171,3 +171,12 @@ def test_a_tilted_scan_is_levelled(digits, classify):
         slope = np.polyfit(cx, cy, 1)[0]
         assert abs(np.degrees(np.arctan(slope))) < 1.5
     assert digits_right(r.rows, labels) >= 0.9
+
+
+def test_the_paper_rim_is_not_a_digit():
+    """A box centred in the outer band of a found page (its rim, a sliver of table) is dropped; digits stay"""
+    from lenet.page import _without_rim
+
+    digit = {"box": (100, 60, 20, 40), "empty": False}
+    rim = {"box": (493, 79, 5, 41), "empty": False}  # measured on the bundled real photo's flattened page
+    assert _without_rim([[digit, rim], [rim]], (369, 503)) == [[digit]]
