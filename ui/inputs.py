@@ -153,11 +153,11 @@ def segment(cid: str, _grey: np.ndarray) -> Segmented:
     """A sheet -> every digit, cut as ``lenet.segment.read_sheet`` reads them (segmented once; styles only
     re-preprocess the crops)."""
     from lenet.preprocess import detect_polarity
-    from lenet.segment import crop_digits, find_digits, shrink
+    from lenet.segment import crop_digits, find_digits
 
     pol = detect_polarity(_grey)
     rows = find_digits(_grey, polarity=pol)
-    crops = [shrink(c) for row in crop_digits(_grey, rows) for c in row] if rows else []
+    crops = [c for row in crop_digits(_grey, rows) for c in row] if rows else []
     return Segmented(rows=rows, crops=crops, polarity=pol)
 
 
