@@ -1,4 +1,4 @@
-"""The one place for Streamlit caches and session-state keys (STYLE.md): pages import from here.
+"""The one place for Streamlit caches and session-state keys: pages import from here.
 
 ``st.cache_resource`` objects are shared by every user: they are read-only (MNIST arrays). Loaded models are too,
 and live in ``lenet.infer``'s one bounded cache (per run folder and model file time): the serving model for
