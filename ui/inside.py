@@ -106,6 +106,7 @@ def is_augmented(run) -> bool:
     aug = (run.meta.get("config") or {}).get("augment") or {}
     return any(float(v or 0) for v in aug.values())
 
+
 def counterparts(runs, active_path: str) -> list[str]:
     """The best plain and the best augmented complete run other than the active one (by MNIST test accuracy),
     so both kinds can be overlaid on the robustness curves."""

@@ -155,7 +155,8 @@ def curves_ui(run, path: str) -> None:
     c1, c2 = st.columns([1, 2])
     n = c1.selectbox("Test images per point", inside.CURVE_NS, key="inside_curves_n",
                      format_func=lambda n: f"{n:,}" + (" (faster)" if n < 10_000 else " (all)"))
-    runs, _ = state.all_runs()
+    # The user's own runs and the shipped model; other people's runs only when the sidebar lists them too.
+    runs = state.picker_runs(state.all_runs()[0], st.session_state.get(state.SHOW_OTHERS, False))
     by_path = {str(r.path): r for r in runs}
     others = [p for p in by_path if p != path]
     if "inside_curves_runs" not in st.session_state:
