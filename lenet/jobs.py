@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import PROJECT_ROOT, TrainConfig, models_dir
+from .store import write_json
 
 JOBS_DIRNAME = ".jobs"  # hidden, so the run store never lists it as a run
 MAX_RUNNING_ENV = "LENET_MAX_JOBS"  # override the number of jobs that run at once
@@ -111,13 +112,6 @@ class Job:
 
 
 # ---------------------------------------------------------------- files
-def write_json(path: Path, obj: dict) -> None:
-    """Write JSON atomically: readers see the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
-
-
 def _read_json(path: Path) -> dict:
     try:
         obj = json.loads(path.read_text())

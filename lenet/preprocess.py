@@ -166,12 +166,16 @@ def _stage_funcs(style: str, pad_scale: float) -> dict[str, Callable[[np.ndarray
 # ---------------------------------------------------------------------------------------------------- stages
 def grey(img: np.ndarray) -> np.ndarray:
     """Any image -> (H, W) uint8 grey, shrunk (INTER_AREA) so its longer side is at most MAX_WORK_SIDE."""
-    g = to_grey(img)
+    return _at_most(to_grey(img), MAX_WORK_SIDE)
+
+
+def _at_most(g: np.ndarray, side: int) -> np.ndarray:
+    """(H, W) uint8 shrunk (INTER_AREA) so its longer side is at most ``side``; unchanged when it already is."""
     h, w = g.shape
-    if max(h, w) > MAX_WORK_SIDE:
-        f = MAX_WORK_SIDE / max(h, w)
-        g = cv2.resize(g, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    return g
+    if max(h, w) <= side:
+        return g
+    f = side / max(h, w)
+    return cv2.resize(g, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
 def canvas_grey(img: np.ndarray) -> np.ndarray:
@@ -186,11 +190,7 @@ def canvas_grey(img: np.ndarray) -> np.ndarray:
         g = cv2.cvtColor(a, cv2.COLOR_RGBA2GRAY if a.shape[2] == 4 else cv2.COLOR_RGB2GRAY)
         if a.shape[2] == 4:
             g = cv2.multiply(g, a[:, :, 3], scale=1 / 255)  # over black: what is not opaque is ground
-    h, w = g.shape
-    if max(h, w) > CANVAS_WORK_SIDE:
-        f = CANVAS_WORK_SIDE / max(h, w)
-        g = cv2.resize(g, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    return g
+    return _at_most(g, CANVAS_WORK_SIDE)
 
 
 def canvas_ink(p: np.ndarray) -> np.ndarray:

@@ -217,7 +217,8 @@ def _inference_copy(model):
     return copy
 
 
-def _write_json(path: Path, obj: dict) -> None:
+def write_json(path: Path, obj: dict) -> None:
+    """Write JSON atomically (see ``_write_bytes``); the run store and the job queue both use it."""
     _write_bytes(path, json.dumps(obj, indent=1).encode())
 
 
@@ -282,7 +283,7 @@ def serving_bytes(ref: str | Path, root: str | Path | None = None, *, rebuild: b
     content = to_tflite(load_model(path))
     try:
         _write_bytes(path / SERVING, content)
-        _write_json(path / META, dict(run.meta, **{SERVING_FROM: digest}))
+        write_json(path / META, dict(run.meta, **{SERVING_FROM: digest}))
     except OSError:  # a read-only install: serve from memory
         pass
     return content
@@ -333,7 +334,7 @@ def save_run(model, config: TrainConfig, *, history: list[dict], evaluation=None
         copy.save(tmp / MODEL)
         (tmp / SERVING).write_bytes(to_tflite(copy))  # the whole folder is renamed into place: atomic with it
         meta[SERVING_FROM] = _sha256(tmp / MODEL)
-        _write_json(tmp / META, meta)  # written last: a folder without it never lists as a run
+        write_json(tmp / META, meta)  # written last: a folder without it never lists as a run
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a run is as readable as any other project file
         os.rename(tmp, final)
     except BaseException:
@@ -370,7 +371,7 @@ def rename_run(ref: str, new_name: str, root: str | Path | None = None) -> Run:
     if not new_name:
         raise StoreError("a run name cannot be empty")
     meta = dict(run.meta, name=new_name)
-    _write_json(run.path / META, meta)
+    write_json(run.path / META, meta)
     return Run(path=run.path, meta=meta)
 
 
@@ -378,5 +379,5 @@ def update_meta(ref: str | Path, changes: dict, root: str | Path | None = None) 
     """Merge ``changes`` into a run's metadata, atomically (e.g. its test accuracy, measured after saving)."""
     run = read_run(resolve(ref, root))
     meta = {**run.meta, **changes}
-    _write_json(run.path / META, meta)
+    write_json(run.path / META, meta)
     return Run(path=run.path, meta=meta)

@@ -42,7 +42,7 @@ def test_crash_mid_save_lists_nothing(private_store, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store, "_write_json", boom)
+    monkeypatch.setattr(store, "write_json", boom)
     with pytest.raises(OSError):
         _save(private_store)
     runs, problems = store.list_runs(private_store)
