@@ -11,6 +11,8 @@ the batch (a 128-image batch costs a few milliseconds), so ``lenet.train`` can r
 - ``slant``: horizontal shear, as writers lean their digits.
 - ``bold``: much thicker strokes (grey dilation by 3x3), beyond ``Augment.thickness``' one-pixel changes.
 - ``breaks``: small gaps cut into strokes (dry pens, faint pencil, thresholded scans).
+- ``stretch``: the digit stretched to fill a square before it is fitted into MNIST's 20x20 box, as collections
+  that normalise a digit to fill its box (Semeion's 16x16, USPS) store it: a 1 becomes a broad bar.
 - ``resolution``: the digit rescanned small (down to ~8 px), sometimes binarised, then scaled back up, as
   ``lenet.preprocess`` upscales a 16x16 binary scan or an 8x8 scan.
 """
@@ -131,6 +133,32 @@ def breaks(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     return out
 
 
+def stretch(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """With probability p per image, stretch the digit's ink box to a square of MNIST's 20 px (aspect lost) and
+    centre it by its centre of mass, as ``lenet.preprocess`` then sees a digit stored stretched to fill its box."""
+    x = _check(x)
+    if p <= 0 or len(x) == 0:
+        return x.copy()
+    n, h, w = x.shape
+    out = x.copy()
+    box = MNIST_BOX * h // 28  # MNIST's 20 px in a 28 px frame
+    for i in np.flatnonzero(rng.random(n) < p):
+        ys, xs = np.nonzero(x[i] > 0.1)
+        if ys.size == 0:
+            continue
+        crop = x[i, ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        sq = cv2.resize(crop, (box, box), interpolation=cv2.INTER_AREA if max(crop.shape) > box
+                        else cv2.INTER_LINEAR)
+        total = float(sq.sum())
+        if total <= 0:
+            continue
+        r, c = np.indices(sq.shape, dtype=np.float32)
+        cy, cx = float((sq * r).sum() / total), float((sq * c).sum() / total)
+        m = np.float32([[1, 0, w / 2 - cx], [0, 1, h / 2 - cy]])  # centre of mass to MNIST's (14, 14)
+        out[i] = cv2.warpAffine(sq, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.clip(out, 0.0, 1.0)
+
+
 def resolution(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     """With probability p per image, rescan the digit at 8-16 px (of MNIST's 20), binarise half of those at a
     random threshold, and scale back up (bilinear, as ``lenet.preprocess.fit`` upscales small scans)."""
@@ -154,17 +182,17 @@ def resolution(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
 
 def is_active(aug: Augment) -> bool:
     """Whether any of this module's distortions is switched on in ``aug``."""
-    return any((aug.elastic, aug.slant, aug.bold, aug.breaks, aug.resolution))
+    return any((aug.elastic, aug.slant, aug.bold, aug.breaks, aug.stretch, aug.resolution))
 
 
 def apply(x: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
     """All of this module's distortions that ``aug`` switches on, in the order a page goes through them:
-    the writer's hand (elastic, slant), the pen (bold, breaks), then the scanner (resolution).
+    the writer's hand (elastic, slant), the pen (bold, breaks), then the scanner (stretch, resolution).
 
     Args:
         x: (N, H, W) or (N, H, W, 1) float32 in [0, 1].
         rng: the generator to draw from.
-        aug: the strengths (``Augment.elastic``, ``slant``, ``bold``, ``breaks``, ``resolution``).
+        aug: the strengths (``Augment.elastic``, ``slant``, ``bold``, ``breaks``, ``stretch``, ``resolution``).
 
     Returns:
         An array of ``x``'s shape, float32 in [0, 1].
@@ -175,5 +203,6 @@ def apply(x: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
     y = slant(y, rng, aug.slant)
     y = bold(y, rng, aug.bold)
     y = breaks(y, rng, aug.breaks)
+    y = stretch(y, rng, aug.stretch)
     y = resolution(y, rng, aug.resolution)
     return y.reshape(arr.shape)

@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--slant", type=float, help="augmentation: max horizontal shear")
     sp.add_argument("--bold", type=float, help="augmentation: probability of much thicker strokes")
     sp.add_argument("--breaks", type=float, help="augmentation: probability of gaps in strokes")
+    sp.add_argument("--stretch", type=float, help="augmentation: probability of a digit stretched to fill a square")
     sp.add_argument("--resolution", type=float, help="augmentation: probability of a low-resolution rescan")
     sp.add_argument("--label-smoothing", type=float)
     sp.add_argument("--validation", choices=cfgmod.VALIDATIONS, help="test: MNIST test set; split: part of train")

@@ -54,6 +54,7 @@ class Augment:
     slant: float = 0.0  # max horizontal shear either way (px per px of height)
     bold: float = 0.0  # probability of much thicker strokes (3x3 dilation)
     breaks: float = 0.0  # probability of small gaps cut into the strokes
+    stretch: float = 0.0  # probability of the digit stretched to fill a square (collections stored that way)
     resolution: float = 0.0  # probability of a low-resolution (sometimes binarised) rescan
 
     @property
@@ -66,7 +67,7 @@ class Augment:
         return {k: v for k, v in d.items() if k not in LATER_AUGMENT_KEYS or v}
 
 
-LATER_AUGMENT_KEYS = ("elastic", "slant", "bold", "breaks", "resolution")
+LATER_AUGMENT_KEYS = ("elastic", "slant", "bold", "breaks", "stretch", "resolution")
 
 
 @dataclass(frozen=True)

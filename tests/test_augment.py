@@ -6,7 +6,8 @@ import pytest
 from lenet import augment
 from lenet.config import Augment, TrainConfig
 
-STRENGTHS = {"elastic": 34.0, "slant": 0.4, "bold": 1.0, "breaks": 1.0, "resolution": 1.0}
+STRENGTHS = {"elastic": 34.0, "slant": 0.4, "bold": 1.0, "breaks": 1.0, "stretch": 1.0,
+             "resolution": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,10 @@ def test_what_each_does(batch):
     top, bottom = (sheared[:, r] @ cols / sheared[:, r].sum(1) for r in (5, 22))
     middle = sheared[:, 14] @ cols / sheared[:, 14].sum(1)
     assert np.abs(top - bottom).max() > 3 and np.allclose(middle, 13.5, atol=0.6)
+    # Stretched to fill its box: a thin upright bar (a 1) becomes a 20x20 block centred in the frame.
+    wide = augment.stretch(bars, np.random.default_rng(1), 1.0)
+    cols_inked = (wide > 0.5).any(1).sum(1)
+    assert (cols_inked >= 19).all() and np.allclose(wide.sum((1, 2)) / (wide > 0).sum((1, 2)), 1, atol=0.1)
 
 
 def test_remap_zero_displacement_is_identity(batch):
