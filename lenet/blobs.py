@@ -88,7 +88,7 @@ def merge_parts(b: np.ndarray) -> list[Box]:
         merged_w = np.maximum(x1[:, None], x1[None]) - np.minimum(x0[:, None], x0[None])
         inter = np.clip(xo, 0, None) * np.clip(yo, 0, None)
         overlap = inter >= 0.4 * min_area
-        stacked = (xo >= 0.25 * min_w) & (-yo <= 0.35 * h_ref) & (merged_h <= 1.6 * h_ref)
+        stacked = (xo >= 0.5 * min_w) & (-yo <= 0.35 * h_ref) & (merged_h <= 1.6 * h_ref)
         join = (overlap | stacked) & (merged_w <= 1.6 * h_ref) & (merged_h <= 1.8 * h_ref)
         np.fill_diagonal(join, False)
         if not join.any():

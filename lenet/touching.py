@@ -23,6 +23,7 @@ SPLIT_GAIN = 0.25  # parts must beat the whole's log-confidence by this much on 
 MIN_PART = 0.4  # each part is at least this many typical digit widths wide
 MAX_PARTS = 3  # a box is cut in at most this many digits
 MAX_VALLEYS = 6  # cuts are chosen among this many deepest valleys of the ink's column profile
+GRID_STEP = 0.25  # ... and among columns this many typical digit widths apart
 PARTS_SURE = 0.85  # parts of a box narrower than SURE_WIDE must be read this sure (geometric mean)
 PARTS_SURE_WIDE = 0.6  # ... and of a SURE_WIDE box
 SURE = 0.9  # a whole read at least this sure stays whole unless it is SURE_WIDE
@@ -91,7 +92,7 @@ def split_touching(grey: np.ndarray, rows: list[list[Box]], confidence: dict[Box
 
 def _candidates(grey: np.ndarray, box: Box, w_ref: float, polarity: str) -> list[list[Box]]:
     """Ways to cut a box into 2 to MAX_PARTS parts, at valleys of its column profile of ink (where strokes are
-    thinnest), each part at least a narrow digit wide."""
+    thinnest) and at evenly spaced columns, each part at least a narrow digit wide."""
     x, y, w, h = box
     sub = pp.to_mnist_polarity(grey[y:y + h, x:x + w], polarity)
     if sub.size == 0 or sub.max() == sub.min():
@@ -101,7 +102,11 @@ def _candidates(grey: np.ndarray, box: Box, w_ref: float, polarity: str) -> list
     lo_w = max(2, int(MIN_PART * w_ref))
     inner = np.arange(lo_w, w - lo_w)
     valleys = [int(c) for c in inner if cols[c] <= cols[max(0, c - 2):c + 3].min()]
-    valleys = sorted(sorted(set(valleys), key=lambda c: cols[c])[:MAX_VALLEYS])
+    valleys = sorted(set(valleys), key=lambda c: cols[c])[:MAX_VALLEYS]
+    # Two loops touching (a "00") meet where the ink is thickest, not thinnest: cuts are also tried at evenly
+    # spaced columns, and the model decides which reading is best.
+    step = max(2, int(round(GRID_STEP * w_ref)))
+    valleys = sorted(set(valleys) | set(range(lo_w, w - lo_w + 1, step)))
     total = ink.sum()
     out = []
     for n in range(2, MAX_PARTS + 1):

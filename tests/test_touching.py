@@ -1,0 +1,57 @@
+"""lenet.touching and blobs.merge_parts: touching digits are cut where the model reads the parts best; a thin
+digit leaning on its neighbour is not taken for a part of it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lenet.blobs import merge_parts
+from lenet.infer import load_serving, make_classifier
+from lenet.page import read_page
+
+
+@pytest.fixture(scope="module")
+def classify():
+    return make_classifier(load_serving("default"))
+
+
+def _row(mnist, picks: list[tuple[int, int]], scale: int = 3) -> np.ndarray:
+    """MNIST test digits (index, x offset in 28-px units * scale) on white paper in one row, dark ink."""
+    side = 28 * scale
+    page = np.zeros((side * 3, side * (len(picks) + 3)), np.float32)
+    for idx, x in picks:
+        d = np.kron(mnist.x_test[idx].astype(np.float32) / 255, np.ones((scale, scale), np.float32))
+        page[side:2 * side, x:x + side] = np.maximum(page[side:2 * side, x:x + side], d)
+    return (255 - 215 * page).astype(np.uint8)
+
+
+def _first(mnist, digit: int, n: int = 1) -> list[int]:
+    return [int(i) for i in np.flatnonzero(mnist.y_test == digit)[:n]]
+
+
+def test_two_touching_zeros_are_read_as_two(mnist, classify):
+    """A "00" written with the loops touching: a cut where the ink is thinnest goes through a loop; the cut
+    between them (where the ink is thickest) is found among evenly spaced cuts."""
+    s = 84
+    three, five, seven = _first(mnist, 3)[0], _first(mnist, 5)[0], _first(mnist, 7)[0]
+    zeros = _first(mnist, 0, 8)
+    found = 0
+    for z0, z1 in ((zeros[0], zeros[1]), (zeros[6], zeros[7])):
+        # The second 0 starts where the first one's ink ends, less a few px: the loops overlap.
+        cols = np.flatnonzero(mnist.x_test[z0].max(0) > 100)
+        x1 = s + 3 * int(cols.max()) - 3 * int(np.flatnonzero(mnist.x_test[z1].max(0) > 100).min()) - 6
+        page = _row(mnist, [(three, 0), (z0, s), (z1, x1), (five, x1 + s + 10), (seven, x1 + 2 * s + 20)])
+        digits = [d["digit"] for row in read_page(page, classify).rows for d in row]
+        found += digits == [3, 0, 0, 5, 7]
+    assert found == 2
+
+
+def test_a_thin_digit_leaning_on_its_neighbour_stays_apart():
+    """A 1 whose box overlaps a 4's by 4 px (a third of its width) stays its own box; a cap stacked above a body
+    joins it."""
+    one, four = (88, 34, 11, 48), (95, 42, 22, 34)
+    others = [(140, 40, 20, 40), (180, 40, 20, 40), (220, 40, 20, 40)]
+    assert sorted(merge_parts(np.array([one, four, *others]))) == sorted([one, four, *others])
+    cap, body = (300, 30, 18, 8), (298, 42, 20, 30)
+    merged = merge_parts(np.array([cap, body, *others]))
+    assert (298, 30, 20, 42) in merged and len(merged) == 4
