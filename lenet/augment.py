@@ -11,6 +11,8 @@ the batch (a 128-image batch costs a few milliseconds), so ``lenet.train`` can r
 - ``slant``: horizontal shear, as writers lean their digits.
 - ``bold``: much thicker strokes (grey dilation by 3x3), beyond ``Augment.thickness``' one-pixel changes.
 - ``breaks``: small gaps cut into strokes (dry pens, faint pencil, thresholded scans).
+- ``proportion``: the top and the bottom of the digit scaled in height differently, as writers' proportions vary
+  (a 9 with a small loop and a long tail).
 - ``stretch``: the digit stretched to fill a square before it is fitted into MNIST's 20x20 box, as collections
   that normalise a digit to fill its box (Semeion's 16x16, USPS) store it: a 1 becomes a broad bar.
 - ``resolution``: the digit rescanned small (down to ~8 px), sometimes binarised, then scaled back up, as
@@ -28,6 +30,7 @@ RESCAN_SIDES = (8, 16)  # the digit's own side (px) after a low-resolution scan;
 BINARISE_SHARE = 0.5  # of the rescanned digits, this share is also thresholded to black and white
 BREAK_SIDE = (1, 3)  # px: side of a cut square, inclusive range
 BREAKS_PER_DIGIT = (1, 2)  # cuts per broken digit, inclusive range
+PROPORTION_MAX = 1.8  # ``proportion``: the most one part of a digit grows against the other
 
 
 def _check(x: np.ndarray) -> np.ndarray:
@@ -133,6 +136,29 @@ def breaks(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     return out
 
 
+def _ink_crop(im: np.ndarray) -> np.ndarray | None:
+    """The image cut to its ink's bounding box (pixels > 0.1), or None when it has no ink."""
+    ys, xs = np.nonzero(im > 0.1)
+    return None if ys.size == 0 else im[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+
+
+def _resize(a: np.ndarray, w: int, h: int) -> np.ndarray:
+    return cv2.resize(a, (max(1, w), max(1, h)), interpolation=cv2.INTER_AREA if a.shape[0] * a.shape[1] > w * h
+                      else cv2.INTER_LINEAR)
+
+
+def _place(a: np.ndarray, w: int, h: int) -> np.ndarray | None:
+    """A fitted digit placed in a (h, w) frame with its centre of mass at MNIST's centre, as ``lenet.preprocess``
+    places it; None when it has no ink."""
+    total = float(a.sum())
+    if total <= 0:
+        return None
+    r, c = np.indices(a.shape, dtype=np.float32)
+    cy, cx = float((a * r).sum() / total), float((a * c).sum() / total)
+    m = np.float32([[1, 0, w / 2 - cx], [0, 1, h / 2 - cy]])  # centre of mass to MNIST's (14, 14)
+    return cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def stretch(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     """With probability p per image, stretch the digit's ink box to a square of MNIST's 20 px (aspect lost) and
     centre it by its centre of mass, as ``lenet.preprocess`` then sees a digit stored stretched to fill its box."""
@@ -143,19 +169,40 @@ def stretch(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     out = x.copy()
     box = MNIST_BOX * h // 28  # MNIST's 20 px in a 28 px frame
     for i in np.flatnonzero(rng.random(n) < p):
-        ys, xs = np.nonzero(x[i] > 0.1)
-        if ys.size == 0:
+        crop = _ink_crop(x[i])
+        placed = None if crop is None else _place(_resize(crop, box, box), w, h)
+        if placed is not None:
+            out[i] = placed
+    return np.clip(out, 0.0, 1.0)
+
+
+def proportion(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """With probability p per image, change the digit's proportions as writers do: the part above a random row
+    (35-65 % down) and the part below it are scaled in height by different factors (their ratio up to
+    ``PROPORTION_MAX`` either way: a 9 or a 7 with a long tail, a 6 with a tall stem, a top-heavy 8), then the
+    digit is fitted into MNIST's 20 px box again, aspect kept, and centred by its centre of mass."""
+    x = _check(x)
+    if p <= 0 or len(x) == 0:
+        return x.copy()
+    n, h, w = x.shape
+    out = x.copy()
+    box = MNIST_BOX * h // 28
+    for i in np.flatnonzero(rng.random(n) < p):
+        crop = _ink_crop(x[i])
+        if crop is None or crop.shape[0] < 4:
             continue
-        crop = x[i, ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-        sq = cv2.resize(crop, (box, box), interpolation=cv2.INTER_AREA if max(crop.shape) > box
-                        else cv2.INTER_LINEAR)
-        total = float(sq.sum())
-        if total <= 0:
-            continue
-        r, c = np.indices(sq.shape, dtype=np.float32)
-        cy, cx = float((sq * r).sum() / total), float((sq * c).sum() / total)
-        m = np.float32([[1, 0, w / 2 - cx], [0, 1, h / 2 - cy]])  # centre of mass to MNIST's (14, 14)
-        out[i] = cv2.warpAffine(sq, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        ch, cw = crop.shape
+        cut = int(round(ch * rng.uniform(0.35, 0.65)))
+        k = float(np.exp(rng.uniform(-1, 1) * np.log(PROPORTION_MAX)))  # bottom / top scale
+        top, bottom = crop[:cut], crop[cut:]
+        scale = 2 / (1 + k)  # keep the height about the same before the refit
+        parts = [_resize(top, 4 * cw, round(4 * cut * scale)), _resize(bottom, 4 * cw, round(4 * (ch - cut) * scale * k))]
+        tall = np.vstack(parts)  # worked at 4x, so thin strokes survive the resizes
+        th, tw = tall.shape
+        f = box / max(th, tw)
+        placed = _place(_resize(tall, round(tw * f), round(th * f)), w, h)
+        if placed is not None:
+            out[i] = placed
     return np.clip(out, 0.0, 1.0)
 
 
@@ -182,17 +229,17 @@ def resolution(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
 
 def is_active(aug: Augment) -> bool:
     """Whether any of this module's distortions is switched on in ``aug``."""
-    return any((aug.elastic, aug.slant, aug.bold, aug.breaks, aug.stretch, aug.resolution))
+    return any((aug.elastic, aug.slant, aug.proportion, aug.bold, aug.breaks, aug.stretch, aug.resolution))
 
 
 def apply(x: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
     """All of this module's distortions that ``aug`` switches on, in the order a page goes through them:
-    the writer's hand (elastic, slant), the pen (bold, breaks), then the scanner (stretch, resolution).
+    the writer's hand (elastic, slant, proportion), the pen (bold, breaks), then the scanner (stretch, resolution).
 
     Args:
         x: (N, H, W) or (N, H, W, 1) float32 in [0, 1].
         rng: the generator to draw from.
-        aug: the strengths (``Augment.elastic``, ``slant``, ``bold``, ``breaks``, ``stretch``, ``resolution``).
+        aug: the strengths (``Augment.elastic``, ``slant``, ``proportion``, ``bold``, ``breaks``, ``stretch``, ``resolution``).
 
     Returns:
         An array of ``x``'s shape, float32 in [0, 1].
@@ -201,6 +248,7 @@ def apply(x: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
     y = _check(arr.reshape(arr.shape[:3]))
     y = elastic(y, rng, aug.elastic)
     y = slant(y, rng, aug.slant)
+    y = proportion(y, rng, aug.proportion)
     y = bold(y, rng, aug.bold)
     y = breaks(y, rng, aug.breaks)
     y = stretch(y, rng, aug.stretch)

@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--thickness", type=float, help="augmentation: probability of thicker/thinner strokes")
     sp.add_argument("--elastic", type=float, help="augmentation: elastic distortion alpha in px (Simard et al.)")
     sp.add_argument("--slant", type=float, help="augmentation: max horizontal shear")
+    sp.add_argument("--proportion", type=float,
+                    help="augmentation: probability of a digit's top and bottom scaled in height differently")
     sp.add_argument("--bold", type=float, help="augmentation: probability of much thicker strokes")
     sp.add_argument("--breaks", type=float, help="augmentation: probability of gaps in strokes")
     sp.add_argument("--stretch", type=float, help="augmentation: probability of a digit stretched to fill a square")

@@ -48,7 +48,7 @@ _OVERRIDES = {  # CLI option -> TrainConfig field
     "batch_size": "batch_size", "epochs": "epochs", "label_smoothing": "label_smoothing",
     "validation": "validation", "val_split": "val_split", "subset": "train_subset", "seed": "seed",
 }
-_AUG = ("rotation", "shift", "zoom", "thickness", "elastic", "slant", "bold", "breaks", "stretch", "resolution")
+_AUG = ("rotation", "shift", "zoom", "thickness", *cfgmod.LATER_AUGMENT_KEYS)
 
 
 def config_from_args(args) -> TrainConfig:

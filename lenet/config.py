@@ -52,6 +52,7 @@ class Augment:
     # earlier configs keep their config_key.
     elastic: float = 0.0  # Simard et al.'s alpha (px) of a smoothed random displacement field
     slant: float = 0.0  # max horizontal shear either way (px per px of height)
+    proportion: float = 0.0  # probability of the top and bottom of a digit scaled in height differently
     bold: float = 0.0  # probability of much thicker strokes (3x3 dilation)
     breaks: float = 0.0  # probability of small gaps cut into the strokes
     stretch: float = 0.0  # probability of the digit stretched to fill a square (collections stored that way)
@@ -67,7 +68,7 @@ class Augment:
         return {k: v for k, v in d.items() if k not in LATER_AUGMENT_KEYS or v}
 
 
-LATER_AUGMENT_KEYS = ("elastic", "slant", "bold", "breaks", "stretch", "resolution")
+LATER_AUGMENT_KEYS = ("elastic", "slant", "proportion", "bold", "breaks", "stretch", "resolution")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pytest
 from lenet import augment
 from lenet.config import Augment, TrainConfig
 
-STRENGTHS = {"elastic": 34.0, "slant": 0.4, "bold": 1.0, "breaks": 1.0, "stretch": 1.0,
+STRENGTHS = {"elastic": 34.0, "slant": 0.4, "proportion": 1.0, "bold": 1.0, "breaks": 1.0, "stretch": 1.0,
              "resolution": 1.0}
 
 
@@ -58,6 +58,15 @@ def test_what_each_does(batch):
     top, bottom = (sheared[:, r] @ cols / sheared[:, r].sum(1) for r in (5, 22))
     middle = sheared[:, 14] @ cols / sheared[:, 14].sum(1)
     assert np.abs(top - bottom).max() > 3 and np.allclose(middle, 13.5, atol=0.6)
+    # New proportions: still fitted in MNIST's 20 px box, but the share of ink in the top half moves.
+    def box_and_top_share(im):
+        ys, xs = np.nonzero(im > 0.1)
+        mid = (ys.min() + ys.max()) / 2
+        return max(np.ptp(ys), np.ptp(xs)) + 1, im[ys, xs][ys < mid].sum() / im[ys, xs].sum()
+    before = [box_and_top_share(im) for im in batch]
+    after = [box_and_top_share(im) for im in augment.proportion(batch, np.random.default_rng(3), 1.0)]
+    assert all(18 <= side <= 22 for side, _ in after)
+    assert np.mean([abs(a[1] - b[1]) > 0.02 for a, b in zip(after, before)]) > 0.5
     # Stretched to fill its box: a thin upright bar (a 1) becomes a 20x20 block centred in the frame.
     wide = augment.stretch(bars, np.random.default_rng(1), 1.0)
     cols_inked = (wide > 0.5).any(1).sum(1)
