@@ -5,6 +5,7 @@ Every function takes a batch ``x`` of (N, H, W) float32 images in [0, 1] (white 
 Strength 0 returns the batch unchanged; the same generator state gives the same result. They are vectorised over
 the batch (a 128-image batch costs a few milliseconds), so ``lenet.train`` can run them inside its input pipeline.
 
+- ``printed``: the digit swapped for the same digit printed in a font (``lenet.printed``), as on forms.
 - ``elastic``: Simard, Steinkraus & Platt (2003), "Best practices for convolutional neural networks applied to
   visual document analysis": a random displacement field, smoothed by a Gaussian of ``ELASTIC_SIGMA`` px and scaled
   by alpha, moves every pixel (34 at sigma 4 in the paper on 29x29 images).
@@ -229,23 +230,47 @@ def resolution(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
 
 def is_active(aug: Augment) -> bool:
     """Whether any of this module's distortions is switched on in ``aug``."""
-    return any((aug.elastic, aug.slant, aug.proportion, aug.bold, aug.breaks, aug.stretch, aug.resolution))
+    return any((aug.printed, aug.elastic, aug.slant, aug.proportion, aug.bold, aug.breaks, aug.stretch, aug.resolution))
 
 
-def apply(x: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
+def printed(x: np.ndarray, labels: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """With probability p per image, swap the digit for the same digit printed (``lenet.printed``: Hershey fonts,
+    plain to serif, thin to bold, upright or italic). Needs the batch's labels (N,)."""
+    x = _check(x)
+    if p <= 0 or len(x) == 0:
+        return x.copy()
+    from .printed import bank
+
+    images, digits = bank()
+    if x.shape[1:] != images.shape[1:]:
+        raise ValueError(f"printed digits are {images.shape[1:]}, the batch is {x.shape[1:]}")
+    out = x.copy()
+    labels = np.asarray(labels).reshape(-1)
+    for i in np.flatnonzero(rng.random(len(x)) < p):
+        choices = np.flatnonzero(digits == labels[i])
+        out[i] = images[rng.choice(choices)]
+    return out
+
+
+def apply(x: np.ndarray, rng: np.random.Generator, aug: Augment, labels: np.ndarray | None = None) -> np.ndarray:
     """All of this module's distortions that ``aug`` switches on, in the order a page goes through them:
-    the writer's hand (elastic, slant, proportion), the pen (bold, breaks), then the scanner (stretch, resolution).
+    what is written (printed), the writer's hand (elastic, slant, proportion), the pen (bold, breaks), then the
+    scanner (stretch, resolution).
 
     Args:
         x: (N, H, W) or (N, H, W, 1) float32 in [0, 1].
         rng: the generator to draw from.
-        aug: the strengths (``Augment.elastic``, ``slant``, ``proportion``, ``bold``, ``breaks``, ``stretch``, ``resolution``).
+        aug: the strengths (``Augment.printed``, ``elastic``, ``slant``, ``proportion``, ``bold``, ``breaks``,
+            ``stretch``, ``resolution``).
+        labels: (N,) digits of the batch; ``printed`` needs them and is skipped without them.
 
     Returns:
         An array of ``x``'s shape, float32 in [0, 1].
     """
     arr = np.asarray(x, dtype=np.float32)
     y = _check(arr.reshape(arr.shape[:3]))
+    if labels is not None:
+        y = printed(y, labels, rng, aug.printed)
     y = elastic(y, rng, aug.elastic)
     y = slant(y, rng, aug.slant)
     y = proportion(y, rng, aug.proportion)

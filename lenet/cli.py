@@ -193,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--shift", type=float, help="augmentation: max shift as a fraction of the side")
     sp.add_argument("--zoom", type=float, help="augmentation: max relative zoom")
     sp.add_argument("--thickness", type=float, help="augmentation: probability of thicker/thinner strokes")
+    sp.add_argument("--printed", type=float,
+                    help="augmentation: probability of a digit swapped for the same digit printed in a font")
     sp.add_argument("--elastic", type=float, help="augmentation: elastic distortion alpha in px (Simard et al.)")
     sp.add_argument("--slant", type=float, help="augmentation: max horizontal shear")
     sp.add_argument("--proportion", type=float,

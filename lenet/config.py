@@ -50,6 +50,7 @@ class Augment:
     thickness: float = 0.0  # probability of a random erode/dilate of the stroke
     # Other writers and scanners (lenet.augment); off by default, and left out of configs while off so that
     # earlier configs keep their config_key.
+    printed: float = 0.0  # probability of the digit swapped for the same digit printed in a font (lenet.printed)
     elastic: float = 0.0  # Simard et al.'s alpha (px) of a smoothed random displacement field
     slant: float = 0.0  # max horizontal shear either way (px per px of height)
     proportion: float = 0.0  # probability of the top and bottom of a digit scaled in height differently
@@ -68,7 +69,7 @@ class Augment:
         return {k: v for k, v in d.items() if k not in LATER_AUGMENT_KEYS or v}
 
 
-LATER_AUGMENT_KEYS = ("elastic", "slant", "proportion", "bold", "breaks", "stretch", "resolution")
+LATER_AUGMENT_KEYS = ("printed", "elastic", "slant", "proportion", "bold", "breaks", "stretch", "resolution")
 
 
 @dataclass(frozen=True)

@@ -156,14 +156,15 @@ def _augmenter(aug: Augment, seed: int) -> Callable:
     rng = np.random.default_rng(seed + 3)
     written = augment.is_active(aug)
 
-    def by_hand(x):
+    def by_hand(x, y):
         # numpy's generator is thread-safe, so parallel map calls may share it.
-        return augment.apply(x, rng, aug)
+        labels = y.argmax(-1) if y.ndim == 2 else y  # one-hot with label smoothing
+        return augment.apply(x, rng, aug, labels=labels)
 
     def apply(x, y):
         if written:
             shape = x.shape
-            x = tf.numpy_function(by_hand, [x], tf.float32, stateful=True)
+            x = tf.numpy_function(by_hand, [x, y], tf.float32, stateful=True)
             x.set_shape(shape)
         for layer in geo:
             x = layer(x, training=True)

@@ -98,3 +98,28 @@ def test_new_fields_keep_old_config_digests():
     cfg = TrainConfig(augment=Augment(elastic=20, slant=0.2))
     assert cfg.to_dict()["augment"]["elastic"] == 20
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_printed_digits_keep_their_labels(mnist):
+    """Swapped-in printed digits are the batch's own digits: the shipped model reads most renderings right, and
+    every rendering sits in MNIST's box with its centre of mass at the centre."""
+    from lenet.infer import load_serving, predict_probs
+    from lenet.printed import bank
+
+    images, digits = bank()
+    assert set(digits) == set(range(10)) and images.shape[1:] == (28, 28)
+    ys, xs = np.indices((28, 28))
+    mass = images.sum((1, 2))
+    assert np.allclose((images * ys).sum((1, 2)) / mass, 14, atol=0.6)
+    assert np.allclose((images * xs).sum((1, 2)) / mass, 14, atol=0.6)
+    batch = mnist.x_train[:64].astype(np.float32) / 255.0
+    labels = mnist.y_train[:64]
+    out = augment.printed(batch, labels, np.random.default_rng(0), 1.0)
+    assert out.shape == batch.shape and not np.array_equal(out, batch)
+    read = predict_probs(load_serving("default"), out).argmax(1)
+    assert (read == labels).mean() > 0.7
+    assert np.array_equal(augment.printed(batch, labels, np.random.default_rng(0), 0.0), batch)
+    # apply() swaps only with labels given
+    aug = Augment(printed=1.0)
+    assert np.array_equal(augment.apply(batch, np.random.default_rng(0), aug), batch)
+    assert not np.array_equal(augment.apply(batch, np.random.default_rng(0), aug, labels=labels), batch)

@@ -62,8 +62,9 @@ def test_stop_request_returns_partial_model(tiny):
 @pytest.mark.parametrize("optimizer,schedule", [("sgd", "cosine"), ("adamw", "onecycle"), ("adam", "constant")])
 def test_optimizers_schedules_augmentation(tiny, optimizer, schedule):
     cfg = SMALL.replace(optimizer=optimizer, schedule=schedule, epochs=1, label_smoothing=0.1, nesterov=True,
-                        augment=Augment(rotation=10, shift=0.1, zoom=0.1, thickness=0.5, elastic=20, slant=0.2,
-                                                bold=0.2, breaks=0.2, resolution=0.2), validation="split")
+                        augment=Augment(rotation=10, shift=0.1, zoom=0.1, thickness=0.5, printed=0.2, elastic=20,
+                                        slant=0.2, proportion=0.2, bold=0.2, breaks=0.2, stretch=0.2,
+                                        resolution=0.2), validation="split")
     res = train(cfg, tiny)
     assert len(res.history) == 1 and np.isfinite(res.history[0]["loss"])
 
