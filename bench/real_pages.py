@@ -121,18 +121,31 @@ def bench_devset(root: Path, read, classify) -> None:
 
     for name, fn in (("page reader", lambda g: read(g, classify)), ("lenet.grid", lambda g: read_grid(g, classify))):
         right = cells = 0
+        kind_right, kind_cells = {"handwritten": 0, "printed": 0}, {"handwritten": 0, "printed": 0}
         for p in grids:
-            t = [[int(v) for v in line.split()] for line in p.with_suffix(".dat").read_text().splitlines()[2:]
-                 if line.strip()]
+            t, printed = (_grid_dat(p.with_suffix(s)) for s in (".dat", ".printed.dat"))
             cells += 81
             rows = fn(decode_image(p, colour=True)) or []
             if len(rows) == 9 and all(len(r) == 9 for r in rows):  # cell by cell
-                right += sum(d["digit"] == v for r, tr in zip(rows, t) for d, v in zip(r, tr))
+                for r, tr, pr in zip(rows, t, printed):
+                    for d, v, pv in zip(r, tr, pr):
+                        kind = "printed" if pv else "handwritten"
+                        kind_cells[kind] += 1
+                        kind_right[kind] += d["digit"] == v
+                        right += d["digit"] == v
             else:  # not read as a 9x9 grid: digits right in reading order
                 e, _ = align(t, digits_of(rows))
                 right += max(0, 81 - e)
         flag = "" if 100 * right / cells >= 95 else "   < target"
-        print(f"sudoku cells ({name}) {len(grids):3d} grids {cells:5d} cells  {100 * right / cells:6.1f} %{flag}")
+        kinds = ", ".join(f"{k} {100 * kind_right[k] / max(kind_cells[k], 1):.1f} % of {kind_cells[k]}"
+                          for k in kind_cells)
+        print(f"sudoku cells ({name}) {len(grids):3d} grids {cells:5d} cells  {100 * right / cells:6.1f} %{flag}"
+              f"  (cells read one by one: {kinds})")
+
+
+def _grid_dat(path: Path) -> list[list[int]]:
+    """A sudoku_grids .dat file: two header lines, then 9 rows of 9 digits (0: an empty cell)."""
+    return [[int(v) for v in line.split()] for line in path.read_text().splitlines()[2:] if line.strip()]
 
 
 def bench_time(read, classify, images, labels) -> None:
