@@ -2,7 +2,7 @@
 import json
 
 from lenet import cli, store
-from lenet.config import DEFAULT_MODEL_DIR
+from lenet.config import DEFAULT_MODEL_DIR, TrainConfig, preset
 from lenet.infer import predict_probs
 
 
@@ -13,6 +13,8 @@ def test_shipped_model_files_and_provenance():
     assert run.meta["status"] == "complete" and run.meta["arch"] == "lenet"
     readme = (DEFAULT_MODEL_DIR.parent.parent.parent / "README.md").read_text()
     assert run.meta["command"].split(" --name")[0] in readme
+    # The recipe it was trained with is the `handwriting` preset's, so the README's command makes it again.
+    assert TrainConfig.from_dict(run.meta["config"]) == preset("handwriting")
 
 
 def test_shipped_model_accuracy_on_mnist_test(mnist):
