@@ -51,7 +51,7 @@ def attach_fragments(boxes: list[Box], mask: np.ndarray | None = None) -> list[B
         on_it = x_over >= 0.3 * a[i, 2] or (d[k] <= 0.1 * h_ref and not loop)
         if on_it and d[k] <= 0.3 * h_ref and m[2] - m[0] <= 1.3 * h_ref and m[3] - m[1] <= 1.5 * h_ref:
             grown[j] = m
-        elif a[i, 3] >= 0.4 * h_ref or loop:
+        elif a[i, 3] >= 0.33 * h_ref or loop:
             grown[int(i)] = [x0[i], y0[i], x1[i], y1[i]]  # small but not a speck, and alone: keep it
     return [(int(g[0]), int(g[1]), int(g[2] - g[0]), int(g[3] - g[1])) for g in grown.values()]
 

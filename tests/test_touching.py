@@ -1,11 +1,11 @@
-"""lenet.touching and blobs.merge_parts: touching digits are cut where the model reads the parts best; a thin
+"""lenet.touching and lenet.blobs: touching digits are cut where the model reads the parts best; a thin
 digit leaning on its neighbour is not taken for a part of it."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lenet.blobs import merge_parts
+from lenet.blobs import attach_fragments, has_loop, merge_parts
 from lenet.infer import load_serving, make_classifier
 from lenet.page import read_page
 
@@ -55,3 +55,16 @@ def test_a_thin_digit_leaning_on_its_neighbour_stays_apart():
     cap, body = (300, 30, 18, 8), (298, 42, 20, 30)
     merged = merge_parts(np.array([cap, body, *others]))
     assert (298, 30, 20, 42) in merged and len(merged) == 4
+
+
+def test_a_small_zero_alone_in_a_row_is_a_digit():
+    """Some writers make their 0s a third as tall as their other digits, with a hole the pen nearly closes; such a
+    0 standing apart is a digit, not a speck (a blot that size is rare on a page, a small 0 is not)."""
+    digits = [(k * 100, 40, 40, 60) for k in range(4)]
+    small = (420, 78, 21, 22)  # 0.37 of the digits' height, on their baseline, far from them
+    mask = np.zeros((160, 480), bool)
+    mask[78:100, 420:441] = True  # no hole left in the ink
+    assert not has_loop(mask, small)
+    assert small in attach_fragments([*digits, small], mask)
+    dot = (420, 90, 9, 9)  # a speck: kept out
+    assert dot not in attach_fragments([*digits, dot], mask)
