@@ -68,3 +68,25 @@ def test_a_small_zero_alone_in_a_row_is_a_digit():
     assert small in attach_fragments([*digits, small], mask)
     dot = (420, 90, 9, 9)  # a speck: kept out
     assert dot not in attach_fragments([*digits, dot], mask)
+
+
+def test_no_cut_goes_through_a_loop(mnist):
+    """A cut between touching digits crosses the ink once, where they meet; one that crosses it twice goes through
+    a loop (cut there, the right edge of a 0 reads as a confident 7). A wide 0 is offered cuts through its thick
+    sides at most, never through the middle of its loop."""
+    import cv2
+
+    from lenet.touching import _candidates
+
+    zero = mnist.x_test[_first(mnist, 0)[0]]
+    wide = cv2.resize(zero, (28 * 6, 28 * 3), interpolation=cv2.INTER_LINEAR)  # twice as wide as tall
+    page = (255 - 215 * (wide / 255.0)).astype(np.uint8)
+    ys, xs = np.nonzero(wide > 60)
+    box = (int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+    cands = _candidates(page, box, box[2] / 2.5, "dark_on_light")
+    ink = wide > 100
+    assert cands  # cuts through the sides are offered (a model may still refuse them)
+    for parts in cands:
+        for right in parts[1:]:
+            col = right[0]  # where a part begins, the cut ran (or the part's ink begins just after it)
+            assert (np.diff(ink[:, col].astype(np.int8), prepend=0) == 1).sum() <= 1
