@@ -29,11 +29,9 @@ DARK_ON_LIGHT = "dark_on_light"
 LIGHT_ON_DARK = "light_on_dark"
 
 MAX_WORK_SIDE = 1024  # a single digit needs no more; keeps a 12 MP photo's cleaning well under a second
-# An image smaller than MNIST's 28 px (an 8x8 or 16x16 scan, a tiny crop) is enlarged to SMALL_WORK_SIDE before
-# cleaning: at its own size one pixel is a whole stroke, and cleaning, cropping and thickening lose the digit
+# A scan smaller than MNIST's 28 px (8x8, 16x16) is enlarged to 64 px before cleaning, or a pixel is a whole stroke
 # (bench/other_writers, shipped model: sklearn's 8x8 scans 91.7 -> 97.6 %, 16x16 binary 80.5 -> 90.5 %).
-SMALL_SIDE = 28
-SMALL_WORK_SIDE = 64
+SMALL_SIDE, SMALL_WORK_SIDE = 28, 64
 MNIST_CENTRE = 14.0  # measured: MNIST's mean centre of mass is (13.99, 14.01) in pixel-index coordinates
 MIN_INK_AREA = 0.0005  # fraction of the image: smaller ink is a speck, not a digit (blank lined paper stays blank)
 MNIST_STROKE = 2.1  # measured: median stroke width of MNIST digits (px in the 28x28 image)
