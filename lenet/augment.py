@@ -24,7 +24,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .config import Augment, MNIST_BOX
+from . import preprocess as pp
+from .config import IMAGE_SIZE, MNIST_BOX, Augment
 
 ELASTIC_SIGMA = 4.0  # px: smoothness of the displacement field (Simard et al. used 4 at 29x29)
 RESCAN_SIDES = (8, 16)  # the digit's own side (px) after a low-resolution scan; MNIST digits are 20 px
@@ -138,9 +139,9 @@ def breaks(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
 
 
 def _ink_crop(im: np.ndarray) -> np.ndarray | None:
-    """The image cut to its ink's bounding box (pixels > 0.1), or None when it has no ink."""
-    ys, xs = np.nonzero(im > 0.1)
-    return None if ys.size == 0 else im[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    """A float image as uint8, cut to its ink (``preprocess.crop``), or None when it has none."""
+    u8 = np.round(np.clip(im, 0, 1) * 255).astype(np.uint8)
+    return pp.crop(u8) if (u8 >= 26).any() else None
 
 
 def _resize(a: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -148,63 +149,49 @@ def _resize(a: np.ndarray, w: int, h: int) -> np.ndarray:
                       else cv2.INTER_LINEAR)
 
 
-def _place(a: np.ndarray, w: int, h: int) -> np.ndarray | None:
-    """A fitted digit placed in a (h, w) frame with its centre of mass at MNIST's centre, as ``lenet.preprocess``
-    places it; None when it has no ink."""
-    total = float(a.sum())
-    if total <= 0:
-        return None
-    r, c = np.indices(a.shape, dtype=np.float32)
-    cy, cx = float((a * r).sum() / total), float((a * c).sum() / total)
-    m = np.float32([[1, 0, w / 2 - cx], [0, 1, h / 2 - cy]])  # centre of mass to MNIST's (14, 14)
-    return cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+def _mnist_frame(x: np.ndarray) -> None:
+    if x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"expected {IMAGE_SIZE}x{IMAGE_SIZE} images, got {x.shape[1:]}")
 
 
 def stretch(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     """With probability p per image, stretch the digit's ink box to a square of MNIST's 20 px (aspect lost) and
-    centre it by its centre of mass, as ``lenet.preprocess`` then sees a digit stored stretched to fill its box."""
+    centre it by its centre of mass (``preprocess.centre``), as ``lenet.preprocess`` then sees a digit stored
+    stretched to fill its box. 28x28 images."""
     x = _check(x)
     if p <= 0 or len(x) == 0:
         return x.copy()
-    n, h, w = x.shape
+    _mnist_frame(x)
     out = x.copy()
-    box = MNIST_BOX * h // 28  # MNIST's 20 px in a 28 px frame
-    for i in np.flatnonzero(rng.random(n) < p):
+    for i in np.flatnonzero(rng.random(len(x)) < p):
         crop = _ink_crop(x[i])
-        placed = None if crop is None else _place(_resize(crop, box, box), w, h)
-        if placed is not None:
-            out[i] = placed
-    return np.clip(out, 0.0, 1.0)
+        if crop is not None:
+            out[i] = pp.centre(_resize(crop, MNIST_BOX, MNIST_BOX))
+    return out
 
 
 def proportion(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     """With probability p per image, change the digit's proportions as writers do: the part above a random row
     (35-65 % down) and the part below it are scaled in height by different factors (their ratio up to
     ``PROPORTION_MAX`` either way: a 9 or a 7 with a long tail, a 6 with a tall stem, a top-heavy 8), then the
-    digit is fitted into MNIST's 20 px box again, aspect kept, and centred by its centre of mass."""
+    digit is fitted and centred again as ``lenet.preprocess`` does (``fit``, ``centre``). 28x28 images."""
     x = _check(x)
     if p <= 0 or len(x) == 0:
         return x.copy()
-    n, h, w = x.shape
+    _mnist_frame(x)
     out = x.copy()
-    box = MNIST_BOX * h // 28
-    for i in np.flatnonzero(rng.random(n) < p):
+    for i in np.flatnonzero(rng.random(len(x)) < p):
         crop = _ink_crop(x[i])
         if crop is None or crop.shape[0] < 4:
             continue
         ch, cw = crop.shape
         cut = int(round(ch * rng.uniform(0.35, 0.65)))
         k = float(np.exp(rng.uniform(-1, 1) * np.log(PROPORTION_MAX)))  # bottom / top scale
-        top, bottom = crop[:cut], crop[cut:]
-        scale = 2 / (1 + k)  # keep the height about the same before the refit
-        parts = [_resize(top, 4 * cw, round(4 * cut * scale)), _resize(bottom, 4 * cw, round(4 * (ch - cut) * scale * k))]
-        tall = np.vstack(parts)  # worked at 4x, so thin strokes survive the resizes
-        th, tw = tall.shape
-        f = box / max(th, tw)
-        placed = _place(_resize(tall, round(tw * f), round(th * f)), w, h)
-        if placed is not None:
-            out[i] = placed
-    return np.clip(out, 0.0, 1.0)
+        scale = 4 * 2 / (1 + k)  # worked at 4x, so thin strokes survive the resizes; the height about kept
+        top = _resize(crop[:cut], 4 * cw, round(cut * scale))
+        bottom = _resize(crop[cut:], 4 * cw, round((ch - cut) * scale * k))
+        out[i] = pp.centre(pp.fit(np.vstack([top, bottom])))
+    return out
 
 
 def resolution(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
@@ -241,9 +228,8 @@ def printed(x: np.ndarray, labels: np.ndarray, rng: np.random.Generator, p: floa
         return x.copy()
     from .printed import bank
 
+    _mnist_frame(x)
     images, digits = bank()
-    if x.shape[1:] != images.shape[1:]:
-        raise ValueError(f"printed digits are {images.shape[1:]}, the batch is {x.shape[1:]}")
     out = x.copy()
     labels = np.asarray(labels).reshape(-1)
     for i in np.flatnonzero(rng.random(len(x)) < p):
