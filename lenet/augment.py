@@ -154,10 +154,9 @@ def _mnist_frame(x: np.ndarray) -> None:
         raise ValueError(f"expected {IMAGE_SIZE}x{IMAGE_SIZE} images, got {x.shape[1:]}")
 
 
-def stretch(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
-    """With probability p per image, stretch the digit's ink box to a square of MNIST's 20 px (aspect lost) and
-    centre it by its centre of mass (``preprocess.centre``), as ``lenet.preprocess`` then sees a digit stored
-    stretched to fill its box. 28x28 images."""
+def _redraw(x: np.ndarray, rng: np.random.Generator, p: float, draw) -> np.ndarray:
+    """With probability p per 28x28 image, replace it by ``draw(its ink crop as uint8)`` (a (28, 28) float32, or
+    None to keep it)."""
     x = _check(x)
     if p <= 0 or len(x) == 0:
         return x.copy()
@@ -165,9 +164,17 @@ def stretch(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     out = x.copy()
     for i in np.flatnonzero(rng.random(len(x)) < p):
         crop = _ink_crop(x[i])
-        if crop is not None:
-            out[i] = pp.centre(_resize(crop, MNIST_BOX, MNIST_BOX))
+        new = None if crop is None else draw(crop)
+        if new is not None:
+            out[i] = new
     return out
+
+
+def stretch(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """With probability p per image, stretch the digit's ink box to a square of MNIST's 20 px (aspect lost) and
+    centre it by its centre of mass (``preprocess.centre``), as ``lenet.preprocess`` then sees a digit stored
+    stretched to fill its box. 28x28 images."""
+    return _redraw(x, rng, p, lambda crop: pp.centre(_resize(crop, MNIST_BOX, MNIST_BOX)))
 
 
 def proportion(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
@@ -175,23 +182,18 @@ def proportion(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     (35-65 % down) and the part below it are scaled in height by different factors (their ratio up to
     ``PROPORTION_MAX`` either way: a 9 or a 7 with a long tail, a 6 with a tall stem, a top-heavy 8), then the
     digit is fitted and centred again as ``lenet.preprocess`` does (``fit``, ``centre``). 28x28 images."""
-    x = _check(x)
-    if p <= 0 or len(x) == 0:
-        return x.copy()
-    _mnist_frame(x)
-    out = x.copy()
-    for i in np.flatnonzero(rng.random(len(x)) < p):
-        crop = _ink_crop(x[i])
-        if crop is None or crop.shape[0] < 4:
-            continue
+    def draw(crop: np.ndarray) -> np.ndarray | None:
         ch, cw = crop.shape
+        if ch < 4:
+            return None
         cut = int(round(ch * rng.uniform(0.35, 0.65)))
         k = float(np.exp(rng.uniform(-1, 1) * np.log(PROPORTION_MAX)))  # bottom / top scale
         scale = 4 * 2 / (1 + k)  # worked at 4x, so thin strokes survive the resizes; the height about kept
         top = _resize(crop[:cut], 4 * cw, round(cut * scale))
         bottom = _resize(crop[cut:], 4 * cw, round((ch - cut) * scale * k))
-        out[i] = pp.centre(pp.fit(np.vstack([top, bottom])))
-    return out
+        return pp.centre(pp.fit(np.vstack([top, bottom])))
+
+    return _redraw(x, rng, p, draw)
 
 
 def resolution(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
